@@ -1,0 +1,38 @@
+# closp-lite: every target does its own set-up, so each works on a fresh clone.
+#   make tour   set up, then run the main job on the bundled data (outputs in ./outputs)
+#   make test   set up, then run the whole test suite (what CI runs)
+#   make book   set up, then build the HTML book offline (book/_build/html)
+
+PYTHON ?= python3.12
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.closp-lite-installed
+OUT    ?= outputs
+
+.PHONY: setup test tour book lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.12 (pyenv reads .python-version)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+tour: setup
+	$(BIN)/closp-lite tour --out $(OUT)
+
+book: setup
+	$(BIN)/jupyter-book build book
+
+# Refresh requirements.lock from the ranges in pyproject.toml (run by a maintainer, then commit).
+lock: setup
+	$(BIN)/python -m pip freeze --exclude-editable --exclude closp-lite > requirements.lock
+
+clean:
+	rm -rf $(VENV) $(OUT) book/_build .pytest_cache

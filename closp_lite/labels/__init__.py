@@ -1,0 +1,5 @@
+"""Label taxonomies and harmonization to the 12-label vocabulary (chapter 3)."""
+
+from closp_lite.labels.vocabulary import CRISIS_LABELS, DW_CLASSES, DW_PALETTE, VOCABULARY
+
+__all__ = ["CRISIS_LABELS", "DW_CLASSES", "DW_PALETTE", "VOCABULARY"]

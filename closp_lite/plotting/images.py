@@ -1,0 +1,3 @@
+"""Plotting for images; every function returns a Figure."""
+
+__all__: list[str] = []
