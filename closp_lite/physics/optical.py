@@ -1,0 +1,123 @@
+"""Sentinel-2 optical physics: bands, reflectance, spectral indices, composites, clouds (chapter 1).
+
+Band characteristics are the nominal Sentinel-2 MSI values of the ESA Sentinel-2 User Handbook
+(ESA 2015, table 1; centre wavelengths and bandwidths rounded to the nm as published for the
+mission requirements). Surface reflectance is a fraction in [0, 1] (it can exceed 1 slightly over
+specular or snowy targets); L2A products store it as an integer x 10,000
+(:data:`closp_lite.data.bands.S2_SCALE`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from closp_lite.data.bands import S2_BANDS
+
+
+@dataclass(frozen=True)
+class S2Band:
+    """One Sentinel-2 MSI band: name, centre wavelength and bandwidth (nm), resolution (m)."""
+
+    name: str
+    wavelength_nm: float
+    bandwidth_nm: float
+    resolution_m: int
+    description: str
+
+
+_ALL_S2_BANDS: dict[str, S2Band] = {
+    band.name: band
+    for band in (
+        S2Band("B1", 443, 20, 60, "coastal aerosol"),
+        S2Band("B2", 490, 65, 10, "blue"),
+        S2Band("B3", 560, 35, 10, "green"),
+        S2Band("B4", 665, 30, 10, "red"),
+        S2Band("B5", 705, 15, 20, "red edge 1 (vegetation)"),
+        S2Band("B6", 740, 15, 20, "red edge 2 (vegetation)"),
+        S2Band("B7", 783, 20, 20, "red edge 3 (vegetation)"),
+        S2Band("B8", 842, 115, 10, "near infrared (NIR)"),
+        S2Band("B8A", 865, 20, 20, "narrow NIR (vegetation red edge)"),
+        S2Band("B9", 945, 20, 60, "water vapour"),
+        S2Band("B10", 1375, 30, 60, "SWIR cirrus (not in L2A)"),
+        S2Band("B11", 1610, 90, 20, "shortwave infrared 1 (SWIR, snow/ice/cloud, moisture)"),
+        S2Band("B12", 2190, 180, 20, "shortwave infrared 2 (SWIR, soil/minerals, burn scars)"),
+    )
+}
+
+#: The 12 L2A bands in the stored order :data:`closp_lite.data.bands.S2_BANDS` (chapter 1).
+S2_BAND_TABLE: tuple[S2Band, ...] = tuple(_ALL_S2_BANDS[name] for name in S2_BANDS)
+#: Centre wavelengths (nm) in stored order, as an array for vectorised band physics.
+S2_WAVELENGTHS_NM: np.ndarray = np.array([band.wavelength_nm for band in S2_BAND_TABLE], dtype=np.float64)
+
+# Top-of-cloud reflectance of a thick water cloud, per stored band: almost flat in the visible and
+# NIR because droplets (~10 um) are much larger than the wavelength (Mie scattering, weak spectral
+# dependence), a little higher in the blue from the Rayleigh path radiance above the cloud, and
+# lower in the SWIR where liquid water absorbs (1.6 um, more so 2.2 um) - the contrast that cloud
+# masks such as Sen2Cor and Fmask exploit (Zhu & Woodcock 2012; Main-Knorn et al. 2017).
+_CLOUD_TOP_REFLECTANCE: dict[str, float] = {
+    "B1": 0.62, "B2": 0.60, "B3": 0.58, "B4": 0.57, "B5": 0.57, "B6": 0.56, "B7": 0.56,
+    "B8": 0.55, "B8A": 0.55, "B9": 0.50, "B11": 0.42, "B12": 0.30,
+}  # fmt: skip
+CLOUD_REFLECTANCE: np.ndarray = np.array([_CLOUD_TOP_REFLECTANCE[name] for name in S2_BANDS])
+
+# In a cloud shadow the direct sun beam is blocked and only diffuse sky light remains. Sky light
+# is scattered by molecules (Rayleigh, ~lambda^-4) and aerosols (~lambda^-1.3), so its share of
+# the total irradiance falls with wavelength: ~30 % in the blue, ~10 % in the NIR, a few % in the
+# SWIR (Iqbal 1983, ch. 7). We model the diffuse fraction as an Angstrom-type power law anchored
+# at 30 % at 490 nm; shadows therefore darken NIR and SWIR most and look bluish.
+_DIFFUSE_FRACTION_490 = 0.30
+_DIFFUSE_EXPONENT = 1.5
+DIFFUSE_FRACTION: np.ndarray = _DIFFUSE_FRACTION_490 * (S2_WAVELENGTHS_NM / 490.0) ** -_DIFFUSE_EXPONENT
+
+
+def _check_unit_map(name: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (the image's H, W), got {value.shape}")
+    if np.any(value < 0) or np.any(value > 1) or not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} must lie in [0, 1] everywhere (a fraction per pixel)")
+    return value
+
+
+def _check_stored_reflectance(reflectance: np.ndarray) -> np.ndarray:
+    reflectance = np.asarray(reflectance, dtype=np.float64)
+    if reflectance.ndim != 3 or reflectance.shape[0] != len(S2_BANDS):
+        raise ValueError(
+            f"expected a reflectance image of shape ({len(S2_BANDS)}, H, W) in the stored band order "
+            f"{', '.join(S2_BANDS)}, got {reflectance.shape}"
+        )
+    return reflectance
+
+
+def cloud_effect(reflectance: np.ndarray, opacity: np.ndarray, shadow: np.ndarray) -> np.ndarray:
+    """Add clouds and cloud shadows to a 12-band surface reflectance image (chapter 1).
+
+    Model, per band b and pixel (a first-order, single-layer model, not radiative transfer):
+
+    * shadow: ``r_s = r * (1 - shadow * (1 - d_b))`` where ``d_b`` is the diffuse (sky-light)
+      fraction of the irradiance (:data:`DIFFUSE_FRACTION`): a full shadow keeps ~30 % of the
+      blue but only ~3 % of SWIR-2, so shadows darken NIR/SWIR most and look bluish;
+    * cloud: ``out = (1 - opacity) * r_s + opacity * c_b`` with the thick-cloud reflectance
+      ``c_b`` (:data:`CLOUD_REFLECTANCE`): clouds brighten every band almost equally (white), a
+      little more in the blue, less in the SWIR where water absorbs. Thin cirrus would be seen
+      best in B10 (1375 nm), which L2A products drop; a low ``opacity`` stands in for it.
+
+    Args:
+        reflectance: (12, H, W) surface reflectance (0-1) in stored band order.
+        opacity: (H, W) cloud opacity in [0, 1] (0 clear, 1 opaque).
+        shadow: (H, W) shadow strength in [0, 1] (1 = direct sun fully blocked).
+
+    Returns:
+        (12, H, W) float64 reflectance as the satellite would see it.
+
+    Raises:
+        ValueError: on wrong shapes or maps outside [0, 1].
+    """
+    reflectance = _check_stored_reflectance(reflectance)
+    hw = reflectance.shape[1:]
+    opacity = _check_unit_map("opacity", opacity, hw)[None]
+    shadow = _check_unit_map("shadow", shadow, hw)[None]
+    shadowed = reflectance * (1.0 - shadow * (1.0 - DIFFUSE_FRACTION[:, None, None]))
+    return (1.0 - opacity) * shadowed + opacity * CLOUD_REFLECTANCE[:, None, None]
