@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from closp_lite.data.bands import S2_BANDS
+from closp_lite.data.bands import S2_BANDS, S2_MODEL_BANDS, S2_SCALE
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,189 @@ def cloud_effect(reflectance: np.ndarray, opacity: np.ndarray, shadow: np.ndarra
     shadow = _check_unit_map("shadow", shadow, hw)[None]
     shadowed = reflectance * (1.0 - shadow * (1.0 - DIFFUSE_FRACTION[:, None, None]))
     return (1.0 - opacity) * shadowed + opacity * CLOUD_REFLECTANCE[:, None, None]
+
+
+# ---------------------------------------------------------------- reflectance scaling
+
+
+def to_reflectance(dn: np.ndarray) -> np.ndarray:
+    """Convert stored L2A digital numbers (reflectance x 10,000) to reflectance (chapter 1).
+
+    CrisisLandMark stores the offset-free scaling; products from processing baseline 04.00 on
+    (January 2022) carry a ``BOA_ADD_OFFSET`` of -1000 that must be applied before this step.
+    """
+    return np.asarray(dn, dtype=np.float64) / S2_SCALE
+
+
+def to_dn(reflectance: np.ndarray) -> np.ndarray:
+    """Convert reflectance (0-1) to stored L2A digital numbers, reflectance x 10,000 (chapter 1)."""
+    return np.asarray(reflectance, dtype=np.float64) * S2_SCALE
+
+
+# ---------------------------------------------------------------- spectral indices
+
+
+def band_position(name: str, n_bands: int) -> int:
+    """Return the position of band ``name`` in a stored (12-band) or model (13-band) layout (chapter 1).
+
+    Raises:
+        ValueError: for an unknown band name or a band count other than 12 or 13.
+    """
+    layouts = {len(S2_BANDS): S2_BANDS, len(S2_MODEL_BANDS): S2_MODEL_BANDS}
+    if n_bands not in layouts:
+        raise ValueError(
+            f"a Sentinel-2 image has 12 stored bands or 13 model channels on its first axis, got {n_bands}"
+        )
+    order = layouts[n_bands]
+    if name not in order:
+        raise ValueError(f"unknown Sentinel-2 band {name!r}; bands in this layout: {', '.join(order)}")
+    return order.index(name)
+
+
+def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return ``(a - b) / (a + b)``, in [-1, 1] for non-negative inputs; NaN where ``a + b == 0`` (chapter 1).
+
+    A normalized difference does not depend on a common scale factor, so digital numbers and
+    reflectances give the same index.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    total = a + b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total != 0, (a - b) / np.where(total != 0, total, 1.0), np.nan)
+
+
+@dataclass(frozen=True)
+class SpectralIndex:
+    """A normalized-difference index ``(first - second) / (first + second)`` and where it comes from."""
+
+    name: str
+    first: str
+    second: str
+    meaning: str
+    reference: str
+
+
+#: The spectral indices of chapter 1, by name. MNDWI and NDSI share the same bands (green and
+#: SWIR-1) with Sentinel-2: the formula is identical, only the interpretation and thresholds differ.
+SPECTRAL_INDICES: dict[str, SpectralIndex] = {
+    index.name: index
+    for index in (
+        SpectralIndex("NDVI", "B8", "B4", "green vegetation (> ~0.5 dense, < 0 water)", "Rouse et al. 1974"),
+        SpectralIndex("NDWI", "B3", "B8", "open water (> 0)", "McFeeters 1996"),
+        SpectralIndex("MNDWI", "B3", "B11", "open water, also in built-up surroundings (> 0)", "Xu 2006"),
+        SpectralIndex("NBR", "B8", "B12", "burn severity (drops after fire; dNBR = pre - post)", "Key & Benson 2006"),
+        SpectralIndex("NDBI", "B11", "B8", "built-up and bare surfaces (> 0)", "Zha et al. 2003"),
+        SpectralIndex("NDSI", "B3", "B11", "snow and ice (> ~0.4)", "Hall et al. 1995; Dozier 1989"),
+    )
+}
+
+
+def spectral_index(image: np.ndarray, name: str) -> np.ndarray:
+    """Compute the spectral index ``name`` (see :data:`SPECTRAL_INDICES`) of a Sentinel-2 image (chapter 1).
+
+    ``image`` has the bands on its first axis: 12 stored bands or 13 model channels, followed
+    by any spatial shape (a single spectrum ``(12,)`` works too). Bands are found by name.
+
+    Raises:
+        ValueError: for an unknown index name or band layout.
+    """
+    key = name.upper()
+    if key not in SPECTRAL_INDICES:
+        raise ValueError(f"unknown spectral index {name!r}; choose one of {', '.join(SPECTRAL_INDICES)}")
+    index = SPECTRAL_INDICES[key]
+    image = np.asarray(image)
+    n_bands = image.shape[0] if image.ndim else 0
+    return normalized_difference(
+        image[band_position(index.first, n_bands)], image[band_position(index.second, n_bands)]
+    )
+
+
+# ---------------------------------------------------------------- composites
+
+
+def robust_stretch(channel: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
+    """Linearly map the ``percentiles`` of ``channel`` to 0 and 1 and clip to [0, 1] (chapter 1).
+
+    Percentiles instead of min/max keep a few saturated pixels (clouds, glints) or no-data from
+    washing out the picture. NaN pixels are ignored and come out as 0.
+
+    Raises:
+        ValueError: if the percentiles are not increasing within [0, 100].
+    """
+    low_p, high_p = percentiles
+    if not 0 <= low_p < high_p <= 100:
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
+    channel = np.asarray(channel, dtype=np.float64)
+    finite = channel[np.isfinite(channel)]
+    if finite.size == 0:
+        return np.zeros_like(channel)
+    low, high = np.percentile(finite, [low_p, high_p])
+    scaled = (channel - low) / (high - low) if high > low else np.zeros_like(channel)
+    return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
+
+
+def composite(
+    image: np.ndarray, bands: tuple[str, str, str], percentiles: tuple[float, float] = (2.0, 98.0)
+) -> np.ndarray:
+    """Return an (H, W, 3) RGB composite in [0, 1] of three named bands, each robustly stretched (chapter 1).
+
+    ``image`` is a 12-band stored or 13-band model image (C, H, W).
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"a composite needs an image of shape (C, H, W), got {image.shape}")
+    channels = [robust_stretch(image[band_position(band, image.shape[0])], percentiles) for band in bands]
+    return np.stack(channels, axis=-1)
+
+
+#: Common band combinations (R, G, B) for :func:`composite`.
+COMPOSITES: dict[str, tuple[str, str, str]] = {
+    "true colour": ("B4", "B3", "B2"),
+    "false colour (NIR)": ("B8", "B4", "B3"),  # vegetation red: chlorophyll reflects NIR strongly
+    "SWIR": ("B12", "B8A", "B4"),  # burn scars, bare soil, moisture
+}
+
+
+def true_colour(image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
+    """Return the true-colour (B4, B3, B2) composite in [0, 1], shape (H, W, 3) (chapter 1)."""
+    return composite(image, COMPOSITES["true colour"], percentiles)
+
+
+def false_colour(image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
+    """Return the colour-infrared (B8, B4, B3) composite in [0, 1]: vegetation shows red (chapter 1)."""
+    return composite(image, COMPOSITES["false colour (NIR)"], percentiles)
+
+
+# ---------------------------------------------------------------- reference spectra
+
+# Typical surface reflectance of each Dynamic World class at the 12 stored band centres, read
+# (rounded to 0.005) from the spectra of representative materials: green vegetation, conifer and
+# broadleaf canopies, dry grass, soils, urban materials, water and snow in the USGS spectral
+# library (Kokaly et al. 2017) and the ECOSTRESS library (Meerdink et al. 2019), and the textbook
+# curves of Jensen (2007, ch. 11-12). Mixed classes (flooded vegetation, shrub, built) are
+# plausible area-weighted mixtures of those materials. They are *typical* values for a green
+# season, indicative to a few hundredths - real pixels vary with species, moisture, season and
+# illumination.
+_REFERENCE_SPECTRA: dict[str, tuple[float, ...]] = {
+    #                    B1     B2     B3     B4     B5     B6     B7     B8     B8A    B9     B11    B12
+    "Water":              (0.060, 0.055, 0.050, 0.035, 0.030, 0.020, 0.018, 0.015, 0.012, 0.008, 0.005, 0.003),
+    "Trees":              (0.025, 0.030, 0.055, 0.030, 0.080, 0.220, 0.280, 0.300, 0.310, 0.300, 0.150, 0.070),
+    "Grass":              (0.035, 0.040, 0.075, 0.050, 0.110, 0.250, 0.300, 0.320, 0.330, 0.310, 0.220, 0.120),
+    "Flooded Vegetation": (0.040, 0.040, 0.060, 0.040, 0.070, 0.140, 0.170, 0.180, 0.180, 0.160, 0.080, 0.040),
+    "Crops":              (0.030, 0.035, 0.070, 0.040, 0.100, 0.280, 0.350, 0.380, 0.390, 0.370, 0.200, 0.100),
+    "Shrub and Scrub":    (0.060, 0.070, 0.100, 0.120, 0.160, 0.210, 0.230, 0.250, 0.260, 0.250, 0.300, 0.220),
+    "Built":              (0.100, 0.110, 0.120, 0.130, 0.150, 0.170, 0.180, 0.190, 0.200, 0.190, 0.240, 0.210),
+    "Bare":               (0.120, 0.140, 0.190, 0.250, 0.280, 0.300, 0.310, 0.320, 0.330, 0.320, 0.420, 0.360),
+    "Snow and Ice":       (0.880, 0.870, 0.860, 0.840, 0.820, 0.800, 0.770, 0.750, 0.720, 0.620, 0.080, 0.060),
+}  # fmt: skip
+
+
+def reference_spectra() -> dict[str, np.ndarray]:
+    """Return typical surface reflectance spectra (12 stored bands, 0-1) of the 9 Dynamic World classes (chapter 1).
+
+    Sources: USGS spectral library version 7 (Kokaly et al. 2017), ECOSTRESS spectral library
+    (Meerdink et al. 2019), Jensen (2007). Values are typical green-season spectra, rounded;
+    the simulator (:mod:`closp_lite.simulate`) may build its class spectra from them.
+    """
+    return {name: np.array(values, dtype=np.float64) for name, values in _REFERENCE_SPECTRA.items()}

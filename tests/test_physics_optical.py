@@ -1,0 +1,102 @@
+"""Sentinel-2 physics (chapter 1): band table, scaling, indices, composites, clouds and shadows."""
+
+import numpy as np
+import pytest
+
+from closp_lite.data.bands import S2_BANDS, S2_MODEL_BANDS, S2_SCALE, to_model_input
+from closp_lite.physics import optical
+
+
+def test_band_table_follows_stored_order() -> None:
+    assert tuple(b.name for b in optical.S2_BAND_TABLE) == S2_BANDS
+    assert np.all(np.diff(optical.S2_WAVELENGTHS_NM) > 0)
+    by_name = {b.name: b for b in optical.S2_BAND_TABLE}
+    assert by_name["B4"].wavelength_nm == 665 and by_name["B4"].resolution_m == 10
+    assert by_name["B11"].resolution_m == 20 and by_name["B1"].resolution_m == 60
+    assert {b.name for b in optical.S2_BAND_TABLE if b.resolution_m == 10} == {"B2", "B3", "B4", "B8"}
+
+
+def test_reflectance_scaling_round_trip() -> None:
+    dn = np.array([0, 1234, 10_000])
+    np.testing.assert_allclose(optical.to_reflectance(dn), dn / S2_SCALE)
+    np.testing.assert_allclose(optical.to_dn(optical.to_reflectance(dn)), dn)
+
+
+def test_band_position_in_both_layouts() -> None:
+    assert optical.band_position("B11", 12) == 10
+    assert optical.band_position("B11", 13) == 11
+    assert S2_MODEL_BANDS[optical.band_position("B10", 13)] == "B10"
+    with pytest.raises(ValueError, match="B10"):
+        optical.band_position("B10", 12)
+    with pytest.raises(ValueError, match="12 stored bands"):
+        optical.band_position("B4", 3)
+
+
+def test_normalized_difference_closed_form() -> None:
+    np.testing.assert_allclose(optical.normalized_difference(np.array([3.0, 1.0]), np.array([1.0, 3.0])), [0.5, -0.5])
+    assert np.isnan(optical.normalized_difference(0.0, 0.0))
+
+
+def test_indices_on_reference_spectra() -> None:
+    spectra = optical.reference_spectra()
+    ndvi = {name: optical.spectral_index(s, "NDVI") for name, s in spectra.items()}
+    for veg in ("Trees", "Crops", "Grass"):
+        assert ndvi[veg] > 0.6
+    assert ndvi["Water"] < 0
+    assert optical.spectral_index(spectra["Water"], "NDWI") > 0
+    assert optical.spectral_index(spectra["Trees"], "NDWI") < 0
+    assert optical.spectral_index(spectra["Water"], "MNDWI") > 0
+    assert optical.spectral_index(spectra["Snow and Ice"], "NDSI") > 0.4
+    assert optical.spectral_index(spectra["Built"], "NDBI") > 0 > optical.spectral_index(spectra["Trees"], "NDBI")
+    # healthy vegetation has a high NBR; bare soil (like a burn scar) a low one
+    assert optical.spectral_index(spectra["Trees"], "NBR") > 0.4 > optical.spectral_index(spectra["Bare"], "NBR")
+
+
+def test_spectral_index_same_in_stored_dn_and_model_layout() -> None:
+    rng = np.random.default_rng(0)
+    stored = rng.uniform(100, 5000, size=(12, 8, 8)).astype(np.float32)
+    model = to_model_input(stored, "s2")
+    for name in optical.SPECTRAL_INDICES:
+        np.testing.assert_allclose(optical.spectral_index(stored, name), optical.spectral_index(model, name), rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown spectral index"):
+        optical.spectral_index(stored, "EVI9")
+
+
+def test_composites_in_unit_range_and_robust() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0, 3000, size=(12, 20, 20))
+    image[:, 0, 0] = 60_000  # one saturated pixel must not wash out the stretch
+    for rgb in (optical.true_colour(image), optical.false_colour(image)):
+        assert rgb.shape == (20, 20, 3)
+        assert rgb.min() >= 0 and rgb.max() <= 1
+        assert np.median(rgb) > 0.3
+    np.testing.assert_allclose(optical.true_colour(image)[..., 0], optical.robust_stretch(image[3]))
+    with pytest.raises(ValueError, match="percentiles"):
+        optical.robust_stretch(image[0], (90, 10))
+
+
+def test_cloud_effect_brightens_and_shadow_darkens() -> None:
+    surface = np.repeat(optical.reference_spectra()["Trees"][:, None, None], 4, axis=1).repeat(4, axis=2)
+    zeros = np.zeros((4, 4))
+    np.testing.assert_allclose(optical.cloud_effect(surface, zeros, zeros), surface)
+    cloudy = optical.cloud_effect(surface, np.ones((4, 4)), zeros)
+    np.testing.assert_allclose(cloudy[:, 0, 0], optical.CLOUD_REFLECTANCE)
+    visible = cloudy[[1, 2, 3], 0, 0]
+    assert visible.max() - visible.min() < 0.05  # clouds are white
+    assert cloudy[S2_BANDS.index("B12"), 0, 0] < cloudy[S2_BANDS.index("B2"), 0, 0]
+    half = optical.cloud_effect(surface, np.full((4, 4), 0.5), zeros)
+    assert np.all(half > surface)
+    shadowed = optical.cloud_effect(surface, zeros, np.ones((4, 4)))
+    kept = shadowed[:, 0, 0] / surface[:, 0, 0]
+    assert np.all(kept < 0.5)
+    assert kept[S2_BANDS.index("B2")] > kept[S2_BANDS.index("B8")] > kept[S2_BANDS.index("B12")]
+
+
+def test_cloud_effect_validates_inputs() -> None:
+    surface = np.full((12, 4, 4), 0.1)
+    with pytest.raises(ValueError, match="opacity"):
+        optical.cloud_effect(surface, np.full((4, 4), 1.5), np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="shadow must have shape"):
+        optical.cloud_effect(surface, np.zeros((4, 4)), np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="12, H, W"):
+        optical.cloud_effect(surface[:3], np.zeros((4, 4)), np.zeros((4, 4)))

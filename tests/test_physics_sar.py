@@ -1,0 +1,168 @@
+"""Sentinel-1 physics (chapter 2): closed forms and measured behaviour of speckle, filters, Otsu."""
+
+import numpy as np
+import pytest
+
+from closp_lite.physics import sar
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def test_db_round_trip_and_known_values() -> None:
+    assert sar.to_db(10.0) == pytest.approx(10.0)
+    assert sar.to_db(0.01) == pytest.approx(-20.0)
+    assert sar.from_db(-3.0) == pytest.approx(0.501187, rel=1e-5)
+    x = np.array([1e-3, 0.2, 1.0, 7.5])
+    np.testing.assert_allclose(sar.from_db(sar.to_db(x)), x)
+    assert sar.to_db(0.0) == -np.inf
+
+
+@pytest.mark.parametrize("looks", [1.0, 4.4, 10.0])
+def test_speckle_mean_one_variance_one_over_looks(looks: float, rng: np.random.Generator) -> None:
+    n = 400_000
+    noise = sar.speckle(n, looks, rng)
+    var = 1.0 / looks
+    # standard errors of the sample mean and variance of a Gamma(L, 1/L) sample
+    se_mean = np.sqrt(var / n)
+    fourth_central = 3 / looks**2 + 6 / looks**3  # Gamma(k, 1/k): mu4 = 3/k^2 + 6/k^3
+    se_var = np.sqrt((fourth_central - var**2) / n)
+    assert abs(noise.mean() - 1.0) < 5 * se_mean
+    assert abs(noise.var() - var) < 5 * se_var
+    assert noise.min() > 0
+
+
+def test_speckle_rejects_bad_looks(rng: np.random.Generator) -> None:
+    for bad in (0, -1, np.nan, np.inf):
+        with pytest.raises(ValueError, match="looks"):
+            sar.speckle(10, bad, rng)
+
+
+@pytest.mark.parametrize("looks", [1.0, 3.0, 4.4])
+def test_enl_of_simulated_speckle_within_5_percent(looks: float, rng: np.random.Generator) -> None:
+    intensity = 0.05 * sar.speckle((500, 500), looks, rng)  # a homogeneous field of sigma0 = 0.05
+    assert sar.enl(intensity) == pytest.approx(looks, rel=0.05)
+    local = sar.enl_map(intensity, size=15)
+    assert np.median(local) == pytest.approx(looks, rel=0.15)  # small windows are noisier and biased
+
+
+def test_enl_rejects_constant() -> None:
+    with pytest.raises(ValueError, match="constant"):
+        sar.enl(np.ones((5, 5)))
+
+
+def _step_scene(rng: np.random.Generator, looks: float) -> tuple[np.ndarray, np.ndarray]:
+    clean = np.ones((200, 200))
+    clean[:, 100:] = 10.0  # a 10 dB step between two homogeneous fields
+    return clean, clean * sar.speckle(clean.shape, looks, rng)
+
+
+def test_filters_reduce_variance_on_homogeneous_areas(rng: np.random.Generator) -> None:
+    _, noisy = _step_scene(rng, 4.0)
+    raw_enl = sar.enl(noisy[:, 10:90])
+    for filtered in (sar.boxcar_filter(noisy, 7), sar.lee_filter(noisy, 4.0, 7), sar.frost_filter(noisy, 7)):
+        assert sar.enl(filtered[:, 10:90]) > 5 * raw_enl
+        # the mean level is preserved (filters are unbiased on homogeneous areas)
+        assert filtered[:, 10:90].mean() == pytest.approx(1.0, rel=0.03)
+
+
+def test_lee_and_frost_keep_edges_boxcar_blurs(rng: np.random.Generator) -> None:
+    clean, noisy = _step_scene(rng, 4.0)
+    true_step = sar.edge_step(clean, 100)
+    box = sar.edge_step(sar.boxcar_filter(noisy, 7), 100) / true_step
+    lee = sar.edge_step(sar.lee_filter(noisy, 4.0, 7), 100) / true_step
+    frost = sar.edge_step(sar.frost_filter(noisy, 7), 100) / true_step
+    # measured with seed 1234: boxcar ~0.15 (theory 1/7), Lee ~0.64, Frost ~0.66
+    assert box < 0.25
+    assert lee > 0.55 and frost > 0.55
+    assert lee > 3 * box
+
+
+def test_filters_accept_stacks_and_reject_bad_windows(rng: np.random.Generator) -> None:
+    stack = sar.speckle((2, 30, 30), 4.0, rng)
+    out = sar.lee_filter(stack, 4.0, 5)
+    np.testing.assert_allclose(out[1], sar.lee_filter(stack[1], 4.0, 5))
+    for bad in (2, 4, 1):
+        with pytest.raises(ValueError, match="odd"):
+            sar.boxcar_filter(stack, bad)
+
+
+def test_cross_pol_ratio() -> None:
+    np.testing.assert_allclose(sar.cross_pol_ratio_db(np.array([-7.5]), np.array([-13.5])), [6.0])
+    table = sar.typical_backscatter()
+    volume = [sar.cross_pol_ratio_db(b.vv_db, b.vh_db) for b in table.values() if b.mechanism == "volume"]
+    double = [sar.cross_pol_ratio_db(b.vv_db, b.vh_db) for b in table.values() if b.mechanism == "double bounce"]
+    assert max(volume) < min(double)  # volume scattering depolarises
+    assert table["Water"].vv_db == min(b.vv_db for b in table.values())
+    assert set(b.mechanism for b in table.values()) == set(sar.SCATTERING_MECHANISMS)
+
+
+@pytest.mark.parametrize("method", ["linear", "cosine"])
+def test_incidence_normalisation_round_trips(method: str, rng: np.random.Generator) -> None:
+    theta = rng.uniform(*sar.S1_IW_INCIDENCE_DEG, size=(20, 20))
+    sigma_ref = rng.normal(-10, 2, size=(20, 20))
+    measured = sar.apply_incidence(sigma_ref, theta, method=method)
+    np.testing.assert_allclose(sar.normalize_incidence(measured, theta, method=method), sigma_ref)
+    # backscatter falls with the angle in both models
+    assert np.all(np.diff(sar.incidence_gain_db(np.array([30.0, 38.0, 45.0]), method=method)) < 0)
+    assert sar.incidence_gain_db(38.0, 38.0, method=method) == pytest.approx(0.0)
+
+
+def test_incidence_cosine_closed_form() -> None:
+    # Lambert's law: sigma0 ~ cos^2(theta), so 30 -> 45 degrees loses 20 log10(cos45/cos30) dB
+    expected = 20 * np.log10(np.cos(np.radians(45)) / np.cos(np.radians(30)))
+    assert sar.incidence_gain_db(45.0, 30.0, method="cosine") == pytest.approx(expected)
+    with pytest.raises(ValueError, match="model"):
+        sar.incidence_gain_db(40.0, method="quadratic")
+    with pytest.raises(ValueError, match="between 0 and 90"):
+        sar.incidence_gain_db(95.0)
+
+
+def _brute_force_otsu(values: np.ndarray, candidates: np.ndarray) -> float:
+    def between(t: float) -> float:
+        low, high = values[values < t], values[values >= t]
+        if low.size == 0 or high.size == 0:
+            return -1.0
+        return low.size * high.size * (low.mean() - high.mean()) ** 2
+
+    return float(candidates[np.argmax([between(t) for t in candidates])])
+
+
+def test_otsu_recovers_threshold_between_modes(rng: np.random.Generator) -> None:
+    water = rng.normal(-21.0, 1.5, 4000)
+    land = rng.normal(-9.0, 2.0, 6000)
+    values = np.concatenate([water, land])
+    threshold = sar.otsu_threshold(values)
+    assert -18.0 < threshold < -12.0
+    edges = np.histogram_bin_edges(values, bins=256)
+    assert threshold == pytest.approx(_brute_force_otsu(values, edges[1:-1]), abs=edges[1] - edges[0])
+    accuracy = (np.sum(water < threshold) + np.sum(land >= threshold)) / values.size
+    assert accuracy > 0.98
+
+
+def test_otsu_rejects_constant() -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        sar.otsu_threshold(np.full(10, -5.0))
+
+
+def test_water_and_flood_maps(rng: np.random.Generator) -> None:
+    land = np.full((60, 60), -9.0)
+    pre = land.copy()
+    pre[:, :15] = -21.0  # a river
+    post = pre.copy()
+    post[:, 15:30] = -21.0  # the river floods its banks
+    noisy_pre = sar.to_db(sar.from_db(pre) * sar.speckle(pre.shape, 20.0, rng))
+    noisy_post = sar.to_db(sar.from_db(post) * sar.speckle(post.shape, 20.0, rng))
+    water = sar.water_mask(noisy_post)
+    assert (water == (post < -15)).mean() > 0.97
+    flood = sar.flood_map(noisy_pre, noisy_post)
+    truth = (post < -15) & ~(pre < -15)
+    assert (flood == truth).mean() > 0.95
+    assert flood[:, 15:30].mean() > 0.9 and flood[:, :15].mean() < 0.05
+    nodata = noisy_post.copy()
+    nodata[0, 0] = np.nan
+    assert not sar.water_mask(nodata, threshold_db=-15)[0, 0]
+    with pytest.raises(ValueError, match="same shape"):
+        sar.flood_map(pre, post[:10])
