@@ -100,3 +100,18 @@ def test_cloud_effect_validates_inputs() -> None:
         optical.cloud_effect(surface, np.zeros((4, 4)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="12, H, W"):
         optical.cloud_effect(surface[:3], np.zeros((4, 4)), np.zeros((4, 4)))
+
+
+def test_optical_plots_return_figures() -> None:
+    from matplotlib.figure import Figure
+
+    from closp_lite.plotting import plot_composites_and_indices, plot_spectral_signatures
+
+    spectra = optical.reference_spectra()
+    fig = plot_spectral_signatures(spectra, spread={"Trees": np.full(12, 0.02)})
+    assert isinstance(fig, Figure) and len(fig.axes[0].get_lines()) == len(spectra)
+    image = optical.to_dn(np.stack([spectra["Trees"]] * 8, axis=1)[:, :, None].repeat(8, axis=2))
+    fig = plot_composites_and_indices(image, indices=("NDVI", "MNDWI"))
+    assert isinstance(fig, Figure) and len(fig.axes) == 5  # 4 panels + colour bar
+    with pytest.raises(ValueError, match="12 values"):
+        plot_spectral_signatures({"x": np.ones(3)})

@@ -166,3 +166,20 @@ def test_water_and_flood_maps(rng: np.random.Generator) -> None:
     assert not sar.water_mask(nodata, threshold_db=-15)[0, 0]
     with pytest.raises(ValueError, match="same shape"):
         sar.flood_map(pre, post[:10])
+
+
+def test_sar_plots_return_figures(rng: np.random.Generator) -> None:
+    from matplotlib.figure import Figure
+
+    from closp_lite.plotting import plot_db_histograms, plot_flood_map, plot_speckle_filters
+
+    clean = np.ones((40, 40))
+    clean[:, 20:] = 10
+    noisy = clean * sar.speckle(clean.shape, 4.0, rng)
+    fig = plot_speckle_filters(noisy, {"Lee": sar.lee_filter(noisy, 4.0)}, clean=clean)
+    assert isinstance(fig, Figure) and len(fig.axes) == 4
+    vv = sar.to_db(noisy)
+    fig = plot_db_histograms({"Water": vv[:, :20], "Trees": vv[:, 20:]}, {"Water": vv[:, :20] - 7})
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    fig = plot_flood_map(vv, vv < 5, 5.0, pre_vv_db=vv, truth=clean < 5)
+    assert isinstance(fig, Figure) and len(fig.axes) == 4
