@@ -6,6 +6,16 @@ import pytest
 from closp_lite.data.bands import S2_BANDS, S2_MODEL_BANDS, S2_SCALE, to_model_input
 from closp_lite.physics import optical
 
+# Typical reflectances of four pure materials at the 12 stored band centres (green vegetation,
+# clear water, fresh snow, dry soil), rounded from the USGS spectral library (Kokaly et al. 2017).
+KNOWN_SPECTRA = {
+    #              B1    B2    B3    B4    B5    B6    B7    B8    B8A   B9    B11   B12
+    "vegetation": [0.03, 0.04, 0.08, 0.04, 0.12, 0.30, 0.38, 0.42, 0.43, 0.42, 0.22, 0.10],
+    "water": [0.06, 0.055, 0.05, 0.035, 0.03, 0.02, 0.018, 0.015, 0.012, 0.008, 0.005, 0.003],
+    "snow": [0.88, 0.87, 0.86, 0.84, 0.82, 0.80, 0.77, 0.75, 0.72, 0.62, 0.08, 0.06],
+    "soil": [0.12, 0.14, 0.19, 0.25, 0.28, 0.30, 0.31, 0.32, 0.33, 0.32, 0.42, 0.36],
+}
+
 
 def test_band_table_follows_stored_order() -> None:
     assert tuple(b.name for b in optical.S2_BAND_TABLE) == S2_BANDS
@@ -37,19 +47,19 @@ def test_normalized_difference_closed_form() -> None:
     assert np.isnan(optical.normalized_difference(0.0, 0.0))
 
 
-def test_indices_on_reference_spectra() -> None:
-    spectra = optical.reference_spectra()
-    ndvi = {name: optical.spectral_index(s, "NDVI") for name, s in spectra.items()}
-    for veg in ("Trees", "Crops", "Grass"):
-        assert ndvi[veg] > 0.6
-    assert ndvi["Water"] < 0
-    assert optical.spectral_index(spectra["Water"], "NDWI") > 0
-    assert optical.spectral_index(spectra["Trees"], "NDWI") < 0
-    assert optical.spectral_index(spectra["Water"], "MNDWI") > 0
-    assert optical.spectral_index(spectra["Snow and Ice"], "NDSI") > 0.4
-    assert optical.spectral_index(spectra["Built"], "NDBI") > 0 > optical.spectral_index(spectra["Trees"], "NDBI")
+def test_indices_on_known_spectra() -> None:
+    spectra = {name: np.array(values) for name, values in KNOWN_SPECTRA.items()}
+    index = {(name, idx): float(optical.spectral_index(s, idx)) for name, s in spectra.items() for idx in optical.SPECTRAL_INDICES}
+    assert index["vegetation", "NDVI"] > 0.6
+    assert index["water", "NDVI"] < 0
+    assert index["water", "NDWI"] > 0 > index["vegetation", "NDWI"]
+    assert index["water", "MNDWI"] > 0
+    assert index["snow", "NDSI"] > 0.4 > index["soil", "NDSI"]
+    assert index["soil", "NDBI"] > 0 > index["vegetation", "NDBI"]
     # healthy vegetation has a high NBR; bare soil (like a burn scar) a low one
-    assert optical.spectral_index(spectra["Trees"], "NBR") > 0.4 > optical.spectral_index(spectra["Bare"], "NBR")
+    assert index["vegetation", "NBR"] > 0.4 > index["soil", "NBR"]
+    # closed form for one value: NDVI of vegetation = (0.42 - 0.04) / (0.42 + 0.04)
+    assert index["vegetation", "NDVI"] == pytest.approx(0.38 / 0.46)
 
 
 def test_spectral_index_same_in_stored_dn_and_model_layout() -> None:
@@ -76,7 +86,7 @@ def test_composites_in_unit_range_and_robust() -> None:
 
 
 def test_cloud_effect_brightens_and_shadow_darkens() -> None:
-    surface = np.repeat(optical.reference_spectra()["Trees"][:, None, None], 4, axis=1).repeat(4, axis=2)
+    surface = np.tile(np.array(KNOWN_SPECTRA["vegetation"])[:, None, None], (1, 4, 4))
     zeros = np.zeros((4, 4))
     np.testing.assert_allclose(optical.cloud_effect(surface, zeros, zeros), surface)
     cloudy = optical.cloud_effect(surface, np.ones((4, 4)), zeros)
@@ -107,10 +117,11 @@ def test_optical_plots_return_figures() -> None:
 
     from closp_lite.plotting import plot_composites_and_indices, plot_spectral_signatures
 
-    spectra = optical.reference_spectra()
-    fig = plot_spectral_signatures(spectra, spread={"Trees": np.full(12, 0.02)})
+    spectra = {name: np.array(values) for name, values in KNOWN_SPECTRA.items()}
+    fig = plot_spectral_signatures(spectra, spread={"water": np.full(12, 0.02)})
     assert isinstance(fig, Figure) and len(fig.axes[0].get_lines()) == len(spectra)
-    image = optical.to_dn(np.stack([spectra["Trees"]] * 8, axis=1)[:, :, None].repeat(8, axis=2))
+    rng = np.random.default_rng(0)
+    image = optical.to_dn(spectra["vegetation"][:, None, None] * rng.uniform(0.8, 1.2, size=(1, 8, 8)))
     fig = plot_composites_and_indices(image, indices=("NDVI", "MNDWI"))
     assert isinstance(fig, Figure) and len(fig.axes) == 5  # 4 panels + colour bar
     with pytest.raises(ValueError, match="12 values"):

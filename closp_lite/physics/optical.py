@@ -273,37 +273,3 @@ def true_colour(image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0
 def false_colour(image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
     """Return the colour-infrared (B8, B4, B3) composite in [0, 1]: vegetation shows red (chapter 1)."""
     return composite(image, COMPOSITES["false colour (NIR)"], percentiles)
-
-
-# ---------------------------------------------------------------- reference spectra
-
-# Typical surface reflectance of each Dynamic World class at the 12 stored band centres, read
-# (rounded to 0.005) from the spectra of representative materials: green vegetation, conifer and
-# broadleaf canopies, dry grass, soils, urban materials, water and snow in the USGS spectral
-# library (Kokaly et al. 2017) and the ECOSTRESS library (Meerdink et al. 2019), and the textbook
-# curves of Jensen (2007, ch. 11-12). Mixed classes (flooded vegetation, shrub, built) are
-# plausible area-weighted mixtures of those materials. They are *typical* values for a green
-# season, indicative to a few hundredths - real pixels vary with species, moisture, season and
-# illumination.
-_REFERENCE_SPECTRA: dict[str, tuple[float, ...]] = {
-    #                    B1     B2     B3     B4     B5     B6     B7     B8     B8A    B9     B11    B12
-    "Water":              (0.060, 0.055, 0.050, 0.035, 0.030, 0.020, 0.018, 0.015, 0.012, 0.008, 0.005, 0.003),
-    "Trees":              (0.025, 0.030, 0.055, 0.030, 0.080, 0.220, 0.280, 0.300, 0.310, 0.300, 0.150, 0.070),
-    "Grass":              (0.035, 0.040, 0.075, 0.050, 0.110, 0.250, 0.300, 0.320, 0.330, 0.310, 0.220, 0.120),
-    "Flooded Vegetation": (0.040, 0.040, 0.060, 0.040, 0.070, 0.140, 0.170, 0.180, 0.180, 0.160, 0.080, 0.040),
-    "Crops":              (0.030, 0.035, 0.070, 0.040, 0.100, 0.280, 0.350, 0.380, 0.390, 0.370, 0.200, 0.100),
-    "Shrub and Scrub":    (0.060, 0.070, 0.100, 0.120, 0.160, 0.210, 0.230, 0.250, 0.260, 0.250, 0.300, 0.220),
-    "Built":              (0.100, 0.110, 0.120, 0.130, 0.150, 0.170, 0.180, 0.190, 0.200, 0.190, 0.240, 0.210),
-    "Bare":               (0.120, 0.140, 0.190, 0.250, 0.280, 0.300, 0.310, 0.320, 0.330, 0.320, 0.420, 0.360),
-    "Snow and Ice":       (0.880, 0.870, 0.860, 0.840, 0.820, 0.800, 0.770, 0.750, 0.720, 0.620, 0.080, 0.060),
-}  # fmt: skip
-
-
-def reference_spectra() -> dict[str, np.ndarray]:
-    """Return typical surface reflectance spectra (12 stored bands, 0-1) of the 9 Dynamic World classes (chapter 1).
-
-    Sources: USGS spectral library version 7 (Kokaly et al. 2017), ECOSTRESS spectral library
-    (Meerdink et al. 2019), Jensen (2007). Values are typical green-season spectra, rounded;
-    the simulator (:mod:`closp_lite.simulate`) may build its class spectra from them.
-    """
-    return {name: np.array(values, dtype=np.float64) for name, values in _REFERENCE_SPECTRA.items()}
