@@ -7,8 +7,6 @@ linear intensity, where speckle is multiplicative.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 
@@ -337,35 +335,22 @@ SCATTERING_MECHANISMS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Backscatter:
-    """Typical C-band (Sentinel-1 IW, ~30-45 deg) backscatter of a land cover and its dominant mechanism."""
-
-    mechanism: str
-    vv_db: float
-    vh_db: float
-
-
-# Indicative values (+- ~3 dB; they vary with moisture, roughness, season, wind over water and
-# incidence angle), consistent with the Sentinel-1 User Guide, Ulaby & Long (2014, ch. 10-11),
-# Woodhouse (2006), Twele et al. (2016) for open and flooded land, and Dostalova et al. (2018)
-# for forests. Calm water lies near the Sentinel-1 noise floor (about -22 dB NESZ).
-_TYPICAL_BACKSCATTER: dict[str, Backscatter] = {
-    "Water": Backscatter("surface", -21.0, -28.0),
-    "Trees": Backscatter("volume", -7.5, -13.5),
-    "Grass": Backscatter("surface", -11.0, -18.0),
-    "Flooded Vegetation": Backscatter("double bounce", -5.0, -15.0),
-    "Crops": Backscatter("volume", -10.0, -16.5),
-    "Shrub and Scrub": Backscatter("volume", -10.5, -17.0),
-    "Built": Backscatter("double bounce", -2.0, -11.0),
-    "Bare": Backscatter("surface", -14.0, -23.0),
-    "Snow and Ice": Backscatter("surface", -15.0, -23.0),
+#: The dominant scattering mechanism of each Dynamic World class at C band (chapter 2), after
+#: Ulaby & Long (2014, ch. 10-11), Woodhouse (2006) and the Sentinel-1 User Guide. Crops and grass
+#: mix surface (soil) and volume (canopy) scattering with the growth stage; flooded vegetation
+#: and built-up areas add double bounce. Typical dB values per class live with the simulator
+#: (:data:`closp_lite.simulate.backscatter.BACKSCATTER`), the one table of class backscatter.
+DOMINANT_MECHANISM: dict[str, str] = {
+    "Water": "surface",
+    "Trees": "volume",
+    "Grass": "surface",
+    "Flooded Vegetation": "double bounce",
+    "Crops": "volume",
+    "Shrub and Scrub": "volume",
+    "Built": "double bounce",
+    "Bare": "surface",
+    "Snow and Ice": "surface",
 }
-
-
-def typical_backscatter() -> dict[str, Backscatter]:
-    """Return typical VV/VH dB and the dominant scattering mechanism of the 9 Dynamic World classes (chapter 2)."""
-    return dict(_TYPICAL_BACKSCATTER)
 
 
 # ---------------------------------------------------------------- water and floods
