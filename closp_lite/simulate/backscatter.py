@@ -1,0 +1,166 @@
+"""Sentinel-1 C-band backscatter of the simulated land covers (chapter 2).
+
+Per class the table :data:`BACKSCATTER` gives VV and VH sigma0 in dB at the reference incidence
+angle (:data:`closp_lite.physics.sar.REFERENCE_INCIDENCE_DEG`) for a green and a dormant canopy,
+the slope of sigma0 with incidence angle (dB per degree) and the shape of the texture (the
+heterogeneity of the scatterers; a K-distribution's order parameter: small = heterogeneous).
+
+Indicative values, +- 2-3 dB in the literature (they depend on moisture, roughness, wind, growth
+stage), consistent with the Sentinel-1 User Guide, Ulaby & Long (2014, ch. 10-11), Abdikan et
+al. (2016, land cover from Sentinel-1 in Turkey), Twele et al. (2016, floods: open water below
+about -18 dB VV) and Dostalova et al. (2018, forests), and with the typical CrisisLandMark means
+(VV about -12 dB, VH about -20 dB); adjusted against the real BigEarthNet examples by
+``benchmarks/calibration.py``.
+
+An image is made in linear power: class means -> scene, object and incidence-angle variation ->
+blurred to the ~20 m resolution of IW GRD -> times the texture -> plus the noise-equivalent
+sigma0 -> times Gamma speckle with the equivalent number of looks of GRD IW (about 4.4) -> dB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from closp_lite.labels import DW_CLASSES
+from closp_lite.physics.sar import REFERENCE_INCIDENCE_DEG, from_db, speckle, to_db
+from closp_lite.simulate.landcover import BUILT, STREET_ID, WATER, Layout
+from closp_lite.simulate.spectra import pixel_greenness
+
+GRD_IW_LOOKS = 4.4
+"""Equivalent number of looks of Sentinel-1 IW GRD high-resolution products (ESA Sentinel-1 Product Definition)."""
+
+NESZ_DB = -25.0
+"""Noise-equivalent sigma0 of IW mode, about -22 to -26 dB across the swath (Sentinel-1 User Guide)."""
+
+INCIDENCE_RANGE_DEG = (30.0, 45.5)
+"""Incidence angles of the IW swath (29.1 - 46.0 degrees), near to far range."""
+
+
+@dataclass(frozen=True)
+class ClassBackscatter:
+    """C-band backscatter model of one land cover (chapter 2): dB at the reference angle."""
+
+    vv_db: float
+    vh_db: float
+    vv_dormant_db: float
+    vh_dormant_db: float
+    slope_db_per_deg: float
+    texture_shape: float
+
+
+BACKSCATTER: dict[str, ClassBackscatter] = {
+    "Water":              ClassBackscatter(-20.0, -27.0, -20.0, -27.0, -0.40, 30.0),
+    "Trees":              ClassBackscatter(-7.5, -13.2, -8.2, -14.2, -0.05, 12.0),
+    "Grass":              ClassBackscatter(-10.5, -17.5, -12.0, -20.0, -0.20, 20.0),
+    "Flooded Vegetation": ClassBackscatter(-6.0, -16.0, -7.5, -18.0, -0.10, 8.0),
+    "Crops":              ClassBackscatter(-10.0, -16.2, -12.5, -20.5, -0.18, 15.0),
+    "Shrub and Scrub":    ClassBackscatter(-9.5, -16.0, -10.5, -17.5, -0.12, 12.0),
+    "Built":              ClassBackscatter(-4.5, -11.5, -4.5, -11.5, -0.08, 2.5),
+    "Bare":               ClassBackscatter(-14.0, -22.5, -14.0, -22.5, -0.25, 20.0),
+    "Snow and Ice":       ClassBackscatter(-14.0, -22.0, -14.0, -22.0, -0.15, 20.0),
+}  # fmt: skip
+"""VV/VH dB (green, dormant), incidence slope and texture shape per Dynamic World class."""
+
+_TABLE = np.array(
+    [[b.vv_db, b.vh_db, b.vv_dormant_db, b.vh_dormant_db, b.slope_db_per_deg, b.texture_shape]
+     for b in (BACKSCATTER[c] for c in DW_CLASSES)]
+)  # fmt: skip
+
+# Earthquake damage: collapsed walls lose the wall-ground double bounce (VV drops) and rubble adds
+# a little depolarised volume scattering (VH rises); debris makes the texture more irregular.
+DAMAGE_VV_DB = -4.0
+DAMAGE_VH_DB = 1.0
+DAMAGE_TEXTURE_SHAPE = 1.2
+# Streets aligned with the satellite track face the radar with whole walls (cardinal effect).
+CARDINAL_GAIN_DB = 4.0
+STREET_DB = -4.0
+
+
+def mean_backscatter_db(
+    layout: Layout,
+    green: np.ndarray,
+    incidence_deg: np.ndarray,
+    rng: np.random.Generator,
+    damage: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return the speckle-free mean backscatter (2, H, W) in dB: VV, VH (chapter 2).
+
+    Mixes the green and dormant class values by ``green``, adds scene (moisture, wind over water)
+    and object (field, block) variation, the incidence-angle slope of each class, the cardinal
+    effect of street grids facing the radar and, where ``damage`` (0-1) is set, the loss of
+    double bounce of collapsed buildings.
+    """
+    mask = layout.mask
+    table = _TABLE[mask]
+    db = np.stack([green * table[..., 0] + (1 - green) * table[..., 2], green * table[..., 1] + (1 - green) * table[..., 3]])
+    scene = rng.normal(0.0, 1.0, size=len(DW_CLASSES))
+    scene[WATER] = rng.normal(0.0, 2.0)  # wind roughens water: the most variable class
+    objects = rng.normal(0.0, 0.8, size=int(layout.parcels.max()) + 1)
+    db += (scene[mask] + objects[layout.parcels])[None]
+    db += (table[..., 4] * (incidence_deg - REFERENCE_INCIDENCE_DEG))[None]
+    built = mask == BUILT
+    db[:, built & (layout.parcels == STREET_ID)] += STREET_DB
+    db[:, built] += cardinal_gain_db(layout.street_grid[0])
+    if damage is not None:
+        hit = built & (damage > 0)
+        db[0, hit] += DAMAGE_VV_DB * damage[hit]
+        db[1, hit] += DAMAGE_VH_DB * damage[hit]
+    return db
+
+
+def cardinal_gain_db(grid_angle: float) -> float:
+    """Return the extra dB of a town whose street grid is rotated by ``grid_angle`` radians from the track (chapter 2).
+
+    Walls parallel to the flight direction act as corner reflectors with the ground: the
+    gain peaks at 0 and 90 degrees and fades within about 10 degrees.
+    """
+    off = np.degrees(grid_angle) % 90.0
+    off = min(off, 90.0 - off)
+    return float(CARDINAL_GAIN_DB * np.exp(-0.5 * (off / 8.0) ** 2))
+
+
+def incidence_map(near_deg: float, size: int) -> np.ndarray:
+    """Return the incidence angle (H, W) of a patch whose first column sees ``near_deg`` (chapter 2).
+
+    The IW swath spans 16 degrees over 250 km, so the angle grows by 0.00064 degrees per 10 m
+    pixel across the range direction (columns here).
+    """
+    if not 0.0 < near_deg < 90.0:
+        raise ValueError(f"incidence angle must lie between 0 and 90 degrees, got {near_deg}")
+    step = (INCIDENCE_RANGE_DEG[1] - INCIDENCE_RANGE_DEG[0]) / 25_000.0
+    return np.broadcast_to(near_deg + step * np.arange(size), (size, size))
+
+
+def s1_image(
+    layout: Layout,
+    date: dt.date,
+    climate: str,
+    rng: np.random.Generator,
+    *,
+    southern: bool = False,
+    incidence_deg: float | None = None,
+    looks: float = GRD_IW_LOOKS,
+    damage: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return a stored Sentinel-1 GRD image (2, H, W) float32: VV, VH in dB (chapter 2).
+
+    ``incidence_deg`` defaults to a random angle of the IW swath; ``looks`` sets the speckle
+    (Gamma with mean 1 and variance 1/looks, :func:`closp_lite.physics.sar.speckle`).
+    """
+    size = layout.mask.shape[0]
+    near = rng.uniform(*INCIDENCE_RANGE_DEG) if incidence_deg is None else incidence_deg
+    green = pixel_greenness(layout, date, climate, rng, southern)
+    mean_db = mean_backscatter_db(layout, green, incidence_map(near, size), rng, damage)
+    # IW GRD resolves ~20 x 22 m: neighbouring 10 m pixels share signal.
+    power = ndimage.gaussian_filter(from_db(mean_db), sigma=(0, 0.7, 0.7), mode="nearest")
+    shape = _TABLE[layout.mask, 5]
+    if damage is not None:
+        shape = np.where((layout.mask == BUILT) & (damage > 0), DAMAGE_TEXTURE_SHAPE, shape)
+    texture = rng.gamma(shape, 1.0 / shape)  # the same scatterers in both polarisations
+    power = power * texture[None] + from_db(NESZ_DB)
+    power = power * speckle(power.shape, looks, rng)
+    return to_db(power).astype(np.float32)
