@@ -83,6 +83,11 @@ def test_composites_in_unit_range_and_robust() -> None:
     np.testing.assert_allclose(optical.true_colour(image)[..., 0], optical.robust_stretch(image[3]))
     with pytest.raises(ValueError, match="percentiles"):
         optical.robust_stretch(image[0], (90, 10))
+    fixed = optical.true_colour(image, limits=(0, 3000))
+    np.testing.assert_allclose(fixed[5, 5], np.clip(image[[3, 2, 1], 5, 5] / 3000, 0, 1))
+    assert fixed[0, 0].tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="limits"):
+        optical.false_colour(image, limits=(1, 1))
 
 
 def test_cloud_effect_brightens_and_shadow_darkens() -> None:

@@ -244,17 +244,29 @@ def robust_stretch(channel: np.ndarray, percentiles: tuple[float, float] = (2.0,
 
 
 def composite(
-    image: np.ndarray, bands: tuple[str, str, str], percentiles: tuple[float, float] = (2.0, 98.0)
+    image: np.ndarray,
+    bands: tuple[str, str, str],
+    percentiles: tuple[float, float] = (2.0, 98.0),
+    limits: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """Return an (H, W, 3) RGB composite in [0, 1] of three named bands, each robustly stretched (chapter 1).
+    """Return an (H, W, 3) RGB composite in [0, 1] of three named bands (chapter 1).
 
-    ``image`` is a 12-band stored or 13-band model image (C, H, W).
+    ``image`` is a 12-band stored or 13-band model image (C, H, W). Each channel is stretched
+    between its own ``percentiles`` (:func:`robust_stretch`), or, if ``limits`` (low, high in the
+    image's units) are given, between those fixed values for all three - use fixed limits to
+    compare images (e.g. before and after clouds) on the same scale.
     """
     image = np.asarray(image)
     if image.ndim != 3:
         raise ValueError(f"a composite needs an image of shape (C, H, W), got {image.shape}")
-    channels = [robust_stretch(image[band_position(band, image.shape[0])], percentiles) for band in bands]
-    return np.stack(channels, axis=-1)
+    channels = [image[band_position(band, image.shape[0])] for band in bands]
+    if limits is None:
+        return np.stack([robust_stretch(channel, percentiles) for channel in channels], axis=-1)
+    low, high = limits
+    if not high > low:
+        raise ValueError(f"limits must satisfy low < high, got {limits}")
+    scaled = (np.stack(channels, axis=-1).astype(np.float64) - low) / (high - low)
+    return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
 
 
 #: Common band combinations (R, G, B) for :func:`composite`.
@@ -265,11 +277,15 @@ COMPOSITES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def true_colour(image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
-    """Return the true-colour (B4, B3, B2) composite in [0, 1], shape (H, W, 3) (chapter 1)."""
-    return composite(image, COMPOSITES["true colour"], percentiles)
+def true_colour(
+    image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0), limits: tuple[float, float] | None = None
+) -> np.ndarray:
+    """Return the true-colour (B4, B3, B2) composite in [0, 1], shape (H, W, 3); see :func:`composite` (chapter 1)."""
+    return composite(image, COMPOSITES["true colour"], percentiles, limits)
 
 
-def false_colour(image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> np.ndarray:
+def false_colour(
+    image: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0), limits: tuple[float, float] | None = None
+) -> np.ndarray:
     """Return the colour-infrared (B8, B4, B3) composite in [0, 1]: vegetation shows red (chapter 1)."""
-    return composite(image, COMPOSITES["false colour (NIR)"], percentiles)
+    return composite(image, COMPOSITES["false colour (NIR)"], percentiles, limits)
