@@ -131,3 +131,20 @@ def test_optical_plots_return_figures() -> None:
     assert isinstance(fig, Figure) and len(fig.axes) == 5  # 4 panels + colour bar
     with pytest.raises(ValueError, match="12 values"):
         plot_spectral_signatures({"x": np.ones(3)})
+
+
+def test_index_cover_on_known_spectra() -> None:
+    expected = {"vegetation": "Dense vegetation", "water": "Water", "snow": "Snow", "soil": "Bare or built"}
+    spectra = [np.array(KNOWN_SPECTRA[name]) for name in expected]
+    # a black humic lake (all bands ~0.01, as in the real Finnish example): noisy indices, dark NIR
+    spectra.append(np.array([0.003, 0.013, 0.010, 0.009, 0.010, 0.013, 0.015, 0.014, 0.016, 0.026, 0.012, 0.008]))
+    expected["dark lake"] = "Water"
+    image = np.stack(spectra, axis=1)[:, :, None]  # (12, 5, 1)
+    image = np.concatenate([image, np.zeros((12, 1, 1))], axis=1)  # a no-data pixel
+    masks = optical.index_cover(image)
+    for row, name in enumerate(expected.values()):
+        assert masks[name][row, 0]
+        assert sum(int(m[row, 0]) for m in masks.values()) == 1
+    assert not any(m[5, 0] for m in masks.values())
+    with pytest.raises(ValueError, match="to_reflectance"):
+        optical.index_cover(optical.to_dn(image))

@@ -289,3 +289,57 @@ def false_colour(
 ) -> np.ndarray:
     """Return the colour-infrared (B8, B4, B3) composite in [0, 1]: vegetation shows red (chapter 1)."""
     return composite(image, COMPOSITES["false colour (NIR)"], percentiles, limits)
+
+
+# ---------------------------------------------------------------- a rule-based cover map from indices
+
+#: Thresholds of :func:`index_cover`; documented defaults from the index literature.
+SNOW_NDSI = 0.4  # Hall et al. (1995), with a brightness test to exclude water
+SNOW_MIN_GREEN = 0.2
+WATER_MNDWI = 0.0  # Xu (2006); with NDVI < 0.1 to keep vegetated wetlands out
+WATER_MAX_NDVI = 0.1
+# Water absorbs NIR within centimetres: below 3 % NIR reflectance only water (or deep shadow) is
+# left, whatever the indices say - they are noise-dominated over black, humic boreal lakes.
+WATER_MAX_NIR = 0.03
+DENSE_VEGETATION_NDVI = 0.6
+SPARSE_VEGETATION_NDVI = 0.3
+
+
+def index_cover(reflectance: np.ndarray) -> dict[str, np.ndarray]:
+    """Split a Sentinel-2 image into coarse cover types by index thresholds (chapter 1).
+
+    A transparent rule set, not a land-cover classifier: ``Snow`` (NDSI > 0.4 and green
+    reflectance > 0.2), ``Water`` (MNDWI > 0 and NDVI < 0.1, or NIR reflectance < 0.03),
+    ``Dense vegetation``
+    (NDVI > 0.6), ``Sparse vegetation`` (0.3 < NDVI <= 0.6) and ``Bare or built`` (the rest).
+    Useful to label real pixels where no per-pixel map exists. Pixels with NaN indices (zero
+    reflectance) belong to no type.
+
+    Args:
+        reflectance: (12, H, W) or (13, H, W) reflectance in 0-1 (not stored integers: convert
+            with :func:`to_reflectance`).
+
+    Returns:
+        Boolean masks (H, W) by type name; the masks do not overlap.
+
+    Raises:
+        ValueError: if the values look like stored integers (reflectance above 20).
+    """
+    reflectance = np.asarray(reflectance, dtype=np.float64)
+    if np.nanmax(reflectance) > 20:
+        raise ValueError("index_cover needs reflectance in 0-1; stored L2A integers must go through to_reflectance first")
+    ndvi = spectral_index(reflectance, "NDVI")
+    mndwi = spectral_index(reflectance, "MNDWI")
+    green = reflectance[band_position("B3", reflectance.shape[0])]
+    nir = reflectance[band_position("B8", reflectance.shape[0])]
+    valid = np.isfinite(ndvi) & np.isfinite(mndwi)
+    snow = valid & (spectral_index(reflectance, "NDSI") > SNOW_NDSI) & (green > SNOW_MIN_GREEN)
+    water = valid & ~snow & (((mndwi > WATER_MNDWI) & (ndvi < WATER_MAX_NDVI)) | (nir < WATER_MAX_NIR))
+    rest = valid & ~snow & ~water
+    return {
+        "Water": water,
+        "Snow": snow,
+        "Dense vegetation": rest & (ndvi > DENSE_VEGETATION_NDVI),
+        "Sparse vegetation": rest & (ndvi > SPARSE_VEGETATION_NDVI) & (ndvi <= DENSE_VEGETATION_NDVI),
+        "Bare or built": rest & (ndvi <= SPARSE_VEGETATION_NDVI),
+    }
