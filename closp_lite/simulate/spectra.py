@@ -159,20 +159,19 @@ def _variability(image: np.ndarray, layout: Layout, rng: np.random.Generator) ->
     texture = noise_fields(rng, [1.0], mask.shape[0])[0]
     canopy = np.where(mask == TREES, 0.10, 0.03) * texture
     pixel = rng.normal(0.0, 0.02, size=mask.shape)
-    image = image * (scene * objects * (1 + canopy + pixel))[None]
-    return _native_resolution(image)
+    factor = (scene * objects * (1 + canopy + pixel)).astype(np.float32)
+    return _native_resolution(image * factor[None])
 
 
 def _native_resolution(image: np.ndarray) -> np.ndarray:
-    """Average 20 m bands over 2 x 2 and 60 m bands over 6 x 6 pixels (sizes divisible by 6)."""
-    out = image.copy()
+    """Average 20 m bands over 2 x 2 and 60 m bands over 6 x 6 pixels, in place (sizes divisible by 6)."""
     size = image.shape[1]
     for block in (2, 6):
         bands = np.flatnonzero(_BAND_BLOCKS == block)
         n = size // block
         coarse = image[bands, : n * block, : n * block].reshape(len(bands), n, block, n, block).mean(axis=(2, 4))
-        out[bands, : n * block, : n * block] = np.repeat(np.repeat(coarse, block, axis=1), block, axis=2)
-    return out
+        image[bands, : n * block, : n * block] = np.repeat(np.repeat(coarse, block, axis=1), block, axis=2)
+    return image
 
 
 def cloud_maps(
