@@ -46,6 +46,7 @@ def _command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="corpus files: examples, verify, info, download, samples")
     data_sub = data.add_subparsers(dest="data_command", required=True)
+    add_samples_command(data_sub)  # `data samples`, defined in the simulate section
     del data_sub  # filled in by the data module's commands
 
 
@@ -53,7 +54,62 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_simulate_commands(sub: argparse._SubParsersAction) -> None:
-    del sub
+    parser = _command(sub, "simulate", _simulate, "write a simulated CrisisLandMark corpus (S1 + S2 patches)")
+    parser.add_argument("--n-s1", type=int, required=True, help="number of simulated Sentinel-1 patches")
+    parser.add_argument("--n-s2", type=int, required=True, help="number of simulated Sentinel-2 patches")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--cloud-rate", type=float, default=None, help="share of cloudy S2 patches (default 0.1)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a corpus already in --out")
+    _add_json(parser)
+
+
+def add_samples_command(data_sub: argparse._SubParsersAction) -> None:
+    """Register ``closp-lite data samples`` (rebuild or check the bundled simulated corpus) in the data group."""
+    parser = _command(data_sub, "samples", _data_samples, "rebuild (or --check) the bundled simulated corpus data_samples/")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the repository's data_samples/)")
+    parser.add_argument("--check", action="store_true", help="regenerate in a temporary folder and compare with MANIFEST.json")
+    _add_json(parser)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from closp_lite.simulate.corpus import CLOUD_RATE, generate_corpus
+
+    start = time.perf_counter()
+    cloud_rate = CLOUD_RATE if args.cloud_rate is None else args.cloud_rate
+    try:
+        summary = generate_corpus(args.out, args.n_s1, args.n_s2, args.seed, cloud_rate=cloud_rate, overwrite=args.overwrite)
+    except FileExistsError as err:
+        raise UserError(f"{err} (pass --overwrite to replace it)") from err
+    seconds = time.perf_counter() - start
+    summary["seconds"] = round(seconds, 2)
+    summary["patches_per_s"] = round((args.n_s1 + args.n_s2) / max(seconds, 1e-9), 1)
+    splits = ", ".join(f"{name} {count}" for name, count in summary["splits"].items())
+    emit(
+        args,
+        summary,
+        f"wrote {args.n_s1} S1 + {args.n_s2} S2 simulated patches to {args.out} ({splits}) "
+        f"in {seconds:.1f} s ({summary['patches_per_s']} patches/s)",
+    )
+    return 0
+
+
+def _data_samples(args: argparse.Namespace) -> int:
+    from closp_lite.simulate.samples import check_samples, default_samples_dir, write_samples
+
+    root = args.out or default_samples_dir()
+    if args.check:
+        problems = check_samples(root)
+        emit(args, {"root": str(root), "ok": not problems, "problems": problems},
+             f"{root}: matches MANIFEST.json" if not problems else "\n".join([f"{root}: differs from MANIFEST.json", *problems]))
+        return 0 if not problems else 1
+    manifest = write_samples(root)
+    emit(args, {"root": str(root), **manifest},
+         f"wrote the simulated sample corpus to {root}: {len(manifest['files'])} files, "
+         f"{sum(f['bytes'] for f in manifest['files'].values()) / 1e6:.1f} MB")
+    return 0
 
 
 # ---------------------------------------------------------------- labels, captions, queries (chapters 3-4)
