@@ -118,23 +118,24 @@ def test_cross_pol_ratio_and_mechanisms() -> None:
 
 @pytest.mark.parametrize("method", ["linear", "cosine"])
 def test_incidence_normalisation_round_trips(method: str, rng: np.random.Generator) -> None:
+    model = sar.IncidenceModel(method)
     theta = rng.uniform(*sar.S1_IW_INCIDENCE_DEG, size=(20, 20))
     sigma_ref = rng.normal(-10, 2, size=(20, 20))
-    measured = sar.apply_incidence(sigma_ref, theta, method=method)
-    np.testing.assert_allclose(sar.normalize_incidence(measured, theta, method=method), sigma_ref)
+    np.testing.assert_allclose(model.normalize(model.apply(sigma_ref, theta), theta), sigma_ref)
     # backscatter falls with the angle in both models
-    assert np.all(np.diff(sar.incidence_gain_db(np.array([30.0, 38.0, 45.0]), method=method)) < 0)
-    assert sar.incidence_gain_db(38.0, 38.0, method=method) == pytest.approx(0.0)
+    assert np.all(np.diff(model.gain_db(np.array([30.0, 38.0, 45.0]))) < 0)
+    assert model.gain_db(model.reference_deg) == pytest.approx(0.0)
 
 
-def test_incidence_cosine_closed_form() -> None:
+def test_incidence_closed_forms() -> None:
     # Lambert's law: sigma0 ~ cos^2(theta), so 30 -> 45 degrees loses 20 log10(cos45/cos30) dB
     expected = 20 * np.log10(np.cos(np.radians(45)) / np.cos(np.radians(30)))
-    assert sar.incidence_gain_db(45.0, 30.0, method="cosine") == pytest.approx(expected)
+    assert sar.IncidenceModel("cosine", reference_deg=30.0).gain_db(45.0) == pytest.approx(expected)
+    assert sar.IncidenceModel(slope_db_per_deg=-0.2, reference_deg=30.0).gain_db(40.0) == pytest.approx(-2.0)
     with pytest.raises(ValueError, match="model"):
-        sar.incidence_gain_db(40.0, method="quadratic")
+        sar.IncidenceModel("quadratic")
     with pytest.raises(ValueError, match="between 0 and 90"):
-        sar.incidence_gain_db(95.0)
+        sar.IncidenceModel().gain_db(95.0)
 
 
 def _between_class_variance(values: np.ndarray, threshold: float) -> float:

@@ -7,6 +7,8 @@ linear intensity, where speckle is multiplicative.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -259,65 +261,54 @@ REFERENCE_INCIDENCE_DEG = 38.0
 DEFAULT_SLOPE_DB_PER_DEG = -0.13
 
 
-def _check_method(method: str) -> str:
-    if method not in ("linear", "cosine"):
-        raise ValueError(f"unknown incidence-angle model {method!r}: choose 'linear' (dB slope) or 'cosine'")
-    return method
+@dataclass(frozen=True)
+class IncidenceModel:
+    """How C-band backscatter (dB) changes with the incidence angle, relative to a reference angle (chapter 2).
 
-
-def incidence_gain_db(
-    theta_deg: np.ndarray | float,
-    reference_deg: float = REFERENCE_INCIDENCE_DEG,
-    method: str = "linear",
-    slope_db_per_deg: float = DEFAULT_SLOPE_DB_PER_DEG,
-    cos_power: float = 2.0,
-) -> np.ndarray:
-    """Return sigma0(theta) - sigma0(reference) in dB under an incidence-angle model (chapter 2).
-
-    * ``"linear"``: backscatter in dB is linear in the angle, ``slope * (theta - reference)``.
-    * ``"cosine"``: ``sigma0 ~ cos^n(theta)`` (Lambert's law for n = 2), i.e.
-      ``10 n log10(cos theta / cos reference)``.
+    * ``method="linear"``: backscatter in dB is linear in the angle,
+      ``gain = slope_db_per_deg * (theta - reference_deg)``.
+    * ``method="cosine"``: ``sigma0 ~ cos^n(theta)`` (Lambert's law for n = 2), i.e.
+      ``gain = 10 n log10(cos theta / cos reference)``.
 
     Raises:
-        ValueError: for an unknown method or angles outside (0, 90) degrees.
+        ValueError: for an unknown method or a reference angle outside (0, 90) degrees.
     """
-    method = _check_method(method)
-    theta = np.asarray(theta_deg, dtype=np.float64)
-    if np.any((theta <= 0) | (theta >= 90)) or not 0 < reference_deg < 90:
-        raise ValueError("incidence angles must lie strictly between 0 and 90 degrees")
-    if method == "linear":
-        return slope_db_per_deg * (theta - reference_deg)
-    return 10.0 * cos_power * np.log10(np.cos(np.radians(theta)) / np.cos(np.radians(reference_deg)))
 
+    method: str = "linear"
+    slope_db_per_deg: float = DEFAULT_SLOPE_DB_PER_DEG
+    cos_power: float = 2.0
+    reference_deg: float = REFERENCE_INCIDENCE_DEG
 
-def normalize_incidence(
-    sigma0_db: np.ndarray,
-    theta_deg: np.ndarray | float,
-    reference_deg: float = REFERENCE_INCIDENCE_DEG,
-    method: str = "linear",
-    slope_db_per_deg: float = DEFAULT_SLOPE_DB_PER_DEG,
-    cos_power: float = 2.0,
-) -> np.ndarray:
-    """Bring backscatter (dB) measured at ``theta_deg`` to what it would be at ``reference_deg`` (chapter 2).
+    def __post_init__(self) -> None:
+        if self.method not in ("linear", "cosine"):
+            raise ValueError(f"unknown incidence-angle model {self.method!r}: choose 'linear' (dB slope) or 'cosine'")
+        if not 0 < self.reference_deg < 90:
+            raise ValueError(f"the reference angle must lie strictly between 0 and 90 degrees, got {self.reference_deg}")
 
-    Removes the across-swath brightness trend, so that the same land cover looks alike in near and
-    far range. :func:`apply_incidence` is the inverse.
-    """
-    gain = incidence_gain_db(theta_deg, reference_deg, method, slope_db_per_deg, cos_power)
-    return np.asarray(sigma0_db, dtype=np.float64) - gain
+    def gain_db(self, theta_deg: np.ndarray | float) -> np.ndarray:
+        """Return sigma0(theta) - sigma0(reference) in dB.
 
+        Raises:
+            ValueError: for angles outside (0, 90) degrees.
+        """
+        theta = np.asarray(theta_deg, dtype=np.float64)
+        if np.any((theta <= 0) | (theta >= 90)):
+            raise ValueError("incidence angles must lie strictly between 0 and 90 degrees")
+        if self.method == "linear":
+            return self.slope_db_per_deg * (theta - self.reference_deg)
+        return 10.0 * self.cos_power * np.log10(np.cos(np.radians(theta)) / np.cos(np.radians(self.reference_deg)))
 
-def apply_incidence(
-    sigma0_ref_db: np.ndarray,
-    theta_deg: np.ndarray | float,
-    reference_deg: float = REFERENCE_INCIDENCE_DEG,
-    method: str = "linear",
-    slope_db_per_deg: float = DEFAULT_SLOPE_DB_PER_DEG,
-    cos_power: float = 2.0,
-) -> np.ndarray:
-    """Return the backscatter (dB) at ``theta_deg`` of a target with ``sigma0_ref_db`` at the reference angle (chapter 2)."""
-    gain = incidence_gain_db(theta_deg, reference_deg, method, slope_db_per_deg, cos_power)
-    return np.asarray(sigma0_ref_db, dtype=np.float64) + gain
+    def normalize(self, sigma0_db: np.ndarray, theta_deg: np.ndarray | float) -> np.ndarray:
+        """Bring backscatter (dB) measured at ``theta_deg`` to the reference angle.
+
+        Removes the across-swath brightness trend, so that the same land cover looks alike in
+        near and far range; :meth:`apply` is the inverse.
+        """
+        return np.asarray(sigma0_db, dtype=np.float64) - self.gain_db(theta_deg)
+
+    def apply(self, sigma0_ref_db: np.ndarray, theta_deg: np.ndarray | float) -> np.ndarray:
+        """Return the backscatter (dB) at ``theta_deg`` of a target with ``sigma0_ref_db`` at the reference angle."""
+        return np.asarray(sigma0_ref_db, dtype=np.float64) + self.gain_db(theta_deg)
 
 
 # ---------------------------------------------------------------- scattering mechanisms
