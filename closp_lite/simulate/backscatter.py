@@ -54,12 +54,12 @@ class ClassBackscatter:
 
 BACKSCATTER: dict[str, ClassBackscatter] = {
     "Water":              ClassBackscatter(-21.0, -27.0, -21.0, -27.0, -0.40, 30.0),
-    "Trees":              ClassBackscatter(-7.5, -13.2, -8.2, -14.2, -0.05, 12.0),
-    "Grass":              ClassBackscatter(-11.0, -16.5, -12.0, -19.5, -0.20, 20.0),
+    "Trees":              ClassBackscatter(-8.5, -14.0, -9.0, -14.8, -0.05, 12.0),
+    "Grass":              ClassBackscatter(-11.0, -16.5, -12.5, -20.0, -0.20, 20.0),
     "Flooded Vegetation": ClassBackscatter(-6.0, -16.0, -7.5, -18.0, -0.10, 8.0),
-    "Crops":              ClassBackscatter(-11.0, -17.0, -12.5, -20.0, -0.18, 15.0),
-    "Shrub and Scrub":    ClassBackscatter(-9.5, -16.0, -10.5, -17.5, -0.12, 12.0),
-    "Built":              ClassBackscatter(-4.5, -11.5, -4.5, -11.5, -0.08, 2.5),
+    "Crops":              ClassBackscatter(-11.0, -17.0, -13.0, -20.5, -0.18, 15.0),
+    "Shrub and Scrub":    ClassBackscatter(-10.0, -16.5, -11.0, -18.0, -0.12, 12.0),
+    "Built":              ClassBackscatter(-5.5, -12.5, -5.5, -12.5, -0.08, 2.5),
     "Bare":               ClassBackscatter(-14.0, -22.5, -14.0, -22.5, -0.25, 20.0),
     "Snow and Ice":       ClassBackscatter(-10.5, -18.0, -10.5, -18.0, -0.15, 20.0),
 }  # fmt: skip

@@ -73,7 +73,7 @@ LANDCOVER_REGIONS: tuple[Region, ...] = (
     Region(
         "Finland (boreal)", (23.0, 29.5), (61.0, 65.5), "boreal",
         {"Trees": 6, "Water": 2.5, "Flooded Vegetation": 1.2, "Grass": 0.8, "Crops": 1.0, "Bare": 0.3, "Built": 0.3, "Shrub and Scrub": 0.8},
-        _BEN_START, _BEN_END, winter_snow=4.0,
+        _BEN_START, _BEN_END, winter_snow=2.0,
     ),
     Region(
         "Lithuania (temperate plains)", (21.5, 26.0), (54.2, 56.2), "temperate",
@@ -93,7 +93,7 @@ LANDCOVER_REGIONS: tuple[Region, ...] = (
     Region(
         "Austria and Switzerland (Alps)", (7.0, 15.5), (46.4, 47.6), "alpine",
         {"Trees": 5, "Grass": 3.5, "Bare": 1.5, "Snow and Ice": 1.0, "Crops": 1.0, "Built": 0.8, "Water": 0.6, "Shrub and Scrub": 0.8},
-        _BEN_START, _BEN_END, winter_snow=4.0,
+        _BEN_START, _BEN_END, winter_snow=2.0,
     ),
     Region(
         "Portugal (Mediterranean)", (-8.6, -7.0), (37.3, 41.8), "mediterranean",

@@ -17,8 +17,8 @@ import closp_lite
 from closp_lite.simulate.corpus import GENERATOR_VERSION, generate_corpus
 
 SAMPLES_SEED = 42
-SAMPLES_N_S1 = 24
-SAMPLES_N_S2 = 24
+SAMPLES_N_S1 = 20
+SAMPLES_N_S2 = 20
 MANIFEST = "MANIFEST.json"
 _KEEP = {MANIFEST, "README.md"}  # hand-written or bookkeeping files, not part of the corpus
 
