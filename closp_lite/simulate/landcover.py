@@ -17,6 +17,7 @@ Everything is NumPy and SciPy on 120 x 120 pixels; one layout takes about a mill
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft as sp_fft
@@ -40,7 +41,6 @@ STREET_ID = URBAN_ID_OFFSET - 1
 _ID_STRIDE = 64
 _ALLOCATION_ORDER = (WATER, SNOW, BUILT, FLOODED_VEG, CROPS, GRASS, TREES, SHRUB, BARE)
 _FFT_SIZE = 128
-_COARSE = 4
 
 
 @dataclass
@@ -66,14 +66,15 @@ def noise_fields(rng: np.random.Generator, scales: list[float], size: int = PATC
 
     Each field is white noise low-pass filtered in the Fourier domain with a Gaussian of
     correlation length ``scale`` pixels - the cheapest way to get natural-looking blobs (chapter 1).
-    Fields smoother than 6 pixels are drawn on a 4x coarser grid and interpolated, which looks
-    the same and costs a sixteenth.
+    Smooth fields are drawn on a coarser grid (4x coarser from 6 pixels on, 2x from 2 pixels on)
+    and interpolated, which looks the same and costs a fraction.
     """
     if size > _FFT_SIZE:
         raise ValueError(f"noise fields are at most {_FFT_SIZE} pixels wide, got size={size}")
     fields = np.empty((len(scales), size, size))
-    for factor in (1, _COARSE):
-        chosen = [i for i, s in enumerate(scales) if (s >= 6.0) == (factor == _COARSE)]
+    tiers = [_coarsening(s) for s in scales]
+    for factor in sorted(set(tiers)):
+        chosen = [i for i, tier in enumerate(tiers) if tier == factor]
         if chosen:
             grid = _filtered_noise(rng, [scales[i] / factor for i in chosen], _FFT_SIZE // factor)
             if factor > 1:
@@ -82,6 +83,10 @@ def noise_fields(rng: np.random.Generator, scales: list[float], size: int = PATC
     fields -= fields.mean(axis=(1, 2), keepdims=True)
     fields /= fields.std(axis=(1, 2), keepdims=True) + 1e-12
     return fields
+
+
+def _coarsening(scale: float) -> int:
+    return 4 if scale >= 6.0 else 2 if scale >= 2.0 else 1
 
 
 def _upsample(grid: np.ndarray, factor: int, size: int) -> np.ndarray:
@@ -142,8 +147,13 @@ def _river(rng: np.random.Generator, size: int) -> np.ndarray:
     return ndimage.distance_transform_edt(line)
 
 
+@lru_cache(maxsize=4)
+def _pixel_grid(size: int) -> np.ndarray:
+    return np.mgrid[0:size, 0:size].astype(float)
+
+
 def _rotated(size: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = np.mgrid[0:size, 0:size].astype(float)
+    rows, cols = _pixel_grid(size)
     u = cols * np.cos(angle) + rows * np.sin(angle)
     v = -cols * np.sin(angle) + rows * np.cos(angle)
     return u - u.min(), v - v.min()
@@ -179,32 +189,35 @@ def _urban_blocks(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.n
 def _score_fields(
     rng: np.random.Generator, fractions: np.ndarray, size: int
 ) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray, tuple[float, float]]:
-    """Return the score field of every present class, the elevation, the parcel ids and the street grid."""
+    """Return the score field of every present class, the elevation, the object ids and the street grid."""
     terrain, blobs, patches, texture, town = noise_fields(rng, [22.0, 14.0, 6.0, 2.0, 10.0], size)
     elevation = terrain + 0.15 * texture
-    water_frac = fractions[WATER]
-    river_mode = 0 < water_frac < 0.15 and rng.random() < 0.75
-    if river_mode:
-        river = _river(rng, size)
+    river = _river(rng, size) if 0 < fractions[WATER] < 0.15 and rng.random() < 0.75 else None
+    if river is not None:
         elevation = elevation - 2.0 * np.exp(-river / 15.0)  # the river runs in its valley
-    parcels = field_parcels(rng, size)
-    blocks, street, angle, block = _urban_blocks(rng, size)
-    per_parcel = rng.random(parcels.max() + 1)[parcels]
-    town_blocks = _block_mean(town, blocks) + 0.3 * rng.random(blocks.max() + 1)[blocks]
-    scores: dict[int, np.ndarray] = {
-        WATER: -river + 0.8 * texture if river_mode else -elevation,
-        SNOW: elevation + 0.3 * texture,
-        BUILT: town_blocks,
-        CROPS: per_parcel + 0.4 * blobs,
-        GRASS: (1 - per_parcel) + 0.4 * blobs,
-        TREES: blobs + 0.2 * texture,
-        SHRUB: patches + 0.3 * texture,
-        BARE: 0.6 * elevation + 0.6 * patches + 0.2 * texture,
-        FLOODED_VEG: -elevation + 0.5 * patches,
+    farmland = fractions[CROPS] + fractions[GRASS] > 0
+    ids = field_parcels(rng, size) if farmland else np.zeros((size, size), dtype=np.int32)
+    per_parcel = rng.random(int(ids.max()) + 1)[ids]
+    grid = (0.0, 0.0)
+    built = None
+    if fractions[BUILT] > 0:
+        blocks, street, angle, block = _urban_blocks(rng, size)
+        grid = (angle, block)
+        built = _block_mean(town, blocks) + 0.3 * rng.random(int(blocks.max()) + 1)[blocks]
+        in_town = built > np.quantile(built, 1 - fractions[BUILT])
+        ids = np.where(in_town, np.where(street, STREET_ID, blocks + URBAN_ID_OFFSET), ids)
+    makers = {
+        WATER: lambda: -river + 0.8 * texture if river is not None else -elevation,
+        SNOW: lambda: elevation + 0.3 * texture,
+        BUILT: lambda: built,
+        CROPS: lambda: per_parcel + 0.4 * blobs,
+        GRASS: lambda: (1 - per_parcel) + 0.4 * blobs,
+        TREES: lambda: blobs + 0.2 * texture,
+        SHRUB: lambda: patches + 0.3 * texture,
+        BARE: lambda: 0.6 * elevation + 0.6 * patches + 0.2 * texture,
+        FLOODED_VEG: lambda: -elevation + 0.5 * patches,
     }
-    urban = np.where(street, STREET_ID, blocks + URBAN_ID_OFFSET)
-    ids = np.where(scores[BUILT] > np.quantile(scores[BUILT], 1 - fractions[BUILT]), urban, parcels)
-    return {c: scores[c] for c in _ALLOCATION_ORDER if fractions[c] > 0}, elevation, ids, (angle, block)
+    return {c: makers[c]() for c in _ALLOCATION_ORDER if fractions[c] > 0}, elevation, ids, grid
 
 
 def _block_mean(field: np.ndarray, blocks: np.ndarray) -> np.ndarray:

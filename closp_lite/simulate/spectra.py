@@ -140,7 +140,8 @@ def reflectance(
     """
     mask = layout.mask
     green = pixel_greenness(layout, date, climate, rng, southern)[None]
-    image = green * _ACTIVE[mask].transpose(2, 0, 1) + (1 - green) * _DORMANT[mask].transpose(2, 0, 1)
+    dormant = _DORMANT.T[:, mask]
+    image = dormant + green * (_ACTIVE.T[:, mask] - dormant)
     streets = layout.parcels == STREET_ID
     image[:, streets] = _EVENT["street"][:, None]
     for name, where in (overrides or {}).items():
@@ -169,8 +170,9 @@ def _native_resolution(image: np.ndarray) -> np.ndarray:
     for block in (2, 6):
         bands = np.flatnonzero(_BAND_BLOCKS == block)
         n = size // block
-        coarse = image[bands, : n * block, : n * block].reshape(len(bands), n, block, n, block).mean(axis=(2, 4))
-        image[bands, : n * block, : n * block] = np.repeat(np.repeat(coarse, block, axis=1), block, axis=2)
+        cells = image[bands, : n * block, : n * block].reshape(len(bands), n, block, n, block)
+        cells[...] = cells.mean(axis=(2, 4), keepdims=True)
+        image[bands, : n * block, : n * block] = cells.reshape(len(bands), n * block, n * block)
     return image
 
 
