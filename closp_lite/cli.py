@@ -61,6 +61,7 @@ def _add_simulate_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cloud-rate", type=float, default=None, help="share of cloudy S2 patches (default 0.1)")
     parser.add_argument("--overwrite", action="store_true", help="replace a corpus already in --out")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering patches (same files for any number)")
     _add_json(parser)
 
 
@@ -80,7 +81,9 @@ def _simulate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     cloud_rate = CLOUD_RATE if args.cloud_rate is None else args.cloud_rate
     try:
-        summary = generate_corpus(args.out, args.n_s1, args.n_s2, args.seed, cloud_rate=cloud_rate, overwrite=args.overwrite)
+        summary = generate_corpus(
+            args.out, args.n_s1, args.n_s2, args.seed, cloud_rate=cloud_rate, overwrite=args.overwrite, workers=args.workers
+        )
     except FileExistsError as err:
         raise UserError(f"{err} (pass --overwrite to replace it)") from err
     seconds = time.perf_counter() - start

@@ -22,10 +22,14 @@ iterative stratification so that every label appears in both splits whenever it 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -186,23 +190,33 @@ def generate_corpus(
     mix: dict[str, dict[str, float]] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    workers: int = 1,
 ) -> dict:
     """Write a **simulated** CrisisLandMark corpus of ``n_s1`` + ``n_s2`` patches to ``root`` (chapters 0-2).
 
-    Returns a summary: sizes, seed, generator version, patches per split, label counts per
-    modality.
+    ``workers`` > 1 renders patches in that many processes (the files are the same: every patch
+    has its own random stream and the writer keeps the plan's order). Returns a summary: sizes,
+    seed, generator version, patches per split, label counts per modality.
 
     Raises:
-        ValueError: for bad sizes or mix; FileExistsError (from the writer) if ``root`` holds a
-        corpus and ``overwrite`` is false.
+        ValueError: for bad sizes, mix or workers; FileExistsError (from the writer) if ``root``
+        holds a corpus and ``overwrite`` is false.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     plans = plan_corpus(n_s1, n_s2, seed, mix)
     splitters = {"s1": SplitAssigner(), "s2": SplitAssigner()}
     labels: dict[str, Counter[str]] = {"s1": Counter(), "s2": Counter()}
     splits: Counter[str] = Counter()
-    with CorpusWriter(root, overwrite=overwrite) as writer:
-        for plan in tqdm(plans, desc="simulating patches", unit="patch", disable=not progress):
-            patch = make_patch(plan, seed, cloud_rate)
+    render = partial(make_patch, seed=seed, cloud_rate=cloud_rate)
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(CorpusWriter(root, overwrite=overwrite))
+        if workers > 1:
+            patches = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(render, plans, chunksize=8)
+        else:
+            patches = map(render, plans)
+        bar = tqdm(zip(plans, patches), total=len(plans), desc="simulating patches", unit="patch", disable=not progress)
+        for plan, patch in bar:
             split = splitters[plan.modality].assign(patch.labels)
             writer.add(patch, shard=plan.source, split=split, source=plan.source)
             labels[plan.modality].update(patch.labels)
@@ -245,6 +259,8 @@ def sample_corpus(mode: str | None = None, seed: int = 42, progress: bool = True
         return root
     if root.exists():  # an interrupted run: start again
         shutil.rmtree(root)
-    summary = generate_corpus(root, scale.n_s1, scale.n_s2, seed, progress=progress)
+    # Big corpora use both cores of a Binder machine; small ones are not worth starting processes.
+    workers = min(2, os.cpu_count() or 1) if scale.n_s1 + scale.n_s2 >= 1000 else 1
+    summary = generate_corpus(root, scale.n_s1, scale.n_s2, seed, progress=progress, workers=workers)
     done.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return root
