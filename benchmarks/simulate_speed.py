@@ -68,6 +68,8 @@ def main() -> None:
         "minutes_for_10000_patches": round(10_000 / written / 60, 2),
         "corpus_patches_per_s_2_workers": round(two_workers, 1),
         "minutes_for_10000_patches_2_workers": round(10_000 / two_workers / 60, 2),
+        # the machine may be shared: a high load means the rates above are pessimistic
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
     print(payload)
     print(write_result("simulate_speed", payload))
