@@ -203,7 +203,8 @@ def _score_fields(
     if fractions[BUILT] > 0:
         blocks, street, angle, block = _urban_blocks(rng, size)
         grid = (angle, block)
-        built = _block_mean(town, blocks) + 0.3 * rng.random(int(blocks.max()) + 1)[blocks]
+        # the last term breaks ties inside a block smoothly (a cut block would otherwise be striped)
+        built = _block_mean(town, blocks) + 0.3 * rng.random(int(blocks.max()) + 1)[blocks] + 0.01 * town
         in_town = built > np.quantile(built, 1 - fractions[BUILT])
         ids = np.where(in_town, np.where(street, STREET_ID, blocks + URBAN_ID_OFFSET), ids)
     makers = {
