@@ -1,0 +1,205 @@
+"""Running models on a corpus: embed, search, evaluate, and the ablation runner (chapter 6).
+
+A model enters here as a pair of encoders (:class:`Encoders`): ``image`` maps a batch of model-ready
+images of one modality (S1: 2 channels, S2: 13) to ``(B, D)`` embeddings, ``text`` maps a list of
+strings to ``(N, D)`` embeddings. Any model fits - a trained CLOSP-lite, the RGB baseline, or the
+untrained towers of :func:`untrained_encoders` - so every experiment goes through the same code:
+
+corpus folder -> :func:`embed_corpus` (an :class:`~closp_lite.index.EmbeddingIndex`) ->
+query texts embedded -> score matrix -> :func:`closp_lite.evaluation.evaluate_corpora` on the
+S1-only, S2-only and mixed corpus.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from closp_lite import evaluation
+from closp_lite.config import DEFAULT_SEED, seed_everything, settings
+from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
+
+if TYPE_CHECKING:
+    import torch
+
+CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
+
+__all__ = [
+    "CURVE_KS",
+    "Encoders",
+    "corpus_samples",
+    "embed_corpus",
+    "evaluate_encoders",
+    "evaluate_index",
+    "load_queries",
+    "run_experiments",
+    "search_text",
+    "untrained_encoders",
+]
+
+
+@dataclass
+class Encoders:
+    """A retrieval model seen from outside: an image encoder and a text encoder (chapter 6)."""
+
+    image: Callable[[torch.Tensor], torch.Tensor]
+    text: Callable[[Sequence[str]], torch.Tensor]
+    name: str = "model"
+
+
+def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", pooling: str = "cls") -> Encoders:
+    """Randomly initialised S1 and S2 towers + the frozen pretrained MiniLM text tower (chapter 6).
+
+    The chance-level reference of the ablations: whatever a trained model scores above this, it
+    learned. Images are routed to a tower by their channel count.
+    """
+    import torch
+
+    from closp_lite.models.image import ImageTower, tower_for
+    from closp_lite.models.text import TextEncoder
+
+    seed_everything(seed)
+    towers = {m: ImageTower(tower_for(m, arch)).eval() for m in ("s1", "s2")}  # type: ignore[arg-type]
+    by_channels = {tower.in_channels: tower for tower in towers.values()}
+    text = TextEncoder(pooling=pooling)  # type: ignore[arg-type]
+
+    def image(images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] not in by_channels:
+            raise ValueError(f"no tower takes {images.shape[1]} channels (S1: 2, S2: 13)")
+        with torch.no_grad():
+            return by_channels[images.shape[1]](images)
+
+    return Encoders(image, text.encode, name="untrained")
+
+
+def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dict[str, Any]]:
+    """Yield ``image`` (model-ready tensor), ``key``, ``modality`` and harmonized ``labels`` per patch (chapter 6).
+
+    ``split="test"`` is the searched corpus (80% of CrisisLandMark); ``None`` yields every patch.
+    """
+    import torch
+
+    from closp_lite.data.bands import to_model_input
+    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.labels import harmonize
+
+    with CrisisLandMark(root) as corpus:
+        table = corpus.metadata if split is None else corpus.metadata[corpus.metadata["split"] == split]
+        if table.empty:
+            raise ValueError(f"{root}: no patches in split {split!r} (splits present: {sorted(set(corpus.metadata['split']))})")
+        for key, modality in zip(table["key"], table["modality"]):
+            patch = corpus.read(key)
+            yield {
+                "image": torch.from_numpy(to_model_input(patch.image, modality)),
+                "key": key,
+                "modality": modality,
+                "labels": harmonize(patch.labels).labels,
+            }
+
+
+def embed_corpus(encoders: Encoders, root: str | Path, split: str | None = "test", batch_size: int | None = None) -> EmbeddingIndex:
+    """Embed the ``split`` of the corpus in ``root`` with ``encoders.image`` (chapter 6)."""
+    from closp_lite.data.format import CrisisLandMark
+
+    with CrisisLandMark(root) as corpus:
+        meta = corpus.metadata
+        total = int(len(meta) if split is None else (meta["split"] == split).sum())
+    return embed_dataset(
+        encoders.image,
+        corpus_samples(root, split),
+        batch_size or settings().embed_batch_size,
+        info={"model": encoders.name, "corpus": str(root), "split": split},
+        total=total,
+    )
+
+
+def load_queries(root: str | Path, qrels_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+    """Read ``queries.jsonl`` and the qrels of a corpus folder (chapter 6).
+
+    Raises:
+        FileNotFoundError: naming the missing file and how to build it.
+    """
+    from closp_lite.data.format import read_qrels, read_queries
+
+    try:
+        return read_queries(root), read_qrels(root, qrels_name)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{err}. Build the query set of {root} with `closp-lite queries build {root}`") from err
+
+
+def _text_vectors(encoders: Encoders, texts: Sequence[str]) -> np.ndarray:
+    vectors = encoders.text(list(texts))
+    vectors = np.asarray(vectors.detach().cpu().float() if hasattr(vectors, "detach") else vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def evaluate_index(
+    index: EmbeddingIndex,
+    encoders: Encoders,
+    queries: Sequence[Mapping[str, Any]],
+    qrels: evaluation.Qrels,
+    ndcg_k: int = evaluation.DEFAULT_NDCG_K,
+    gain: evaluation.Gain = "linear",
+    curve_ks: Sequence[int] = CURVE_KS,
+) -> dict[str, Any]:
+    """Metrics per corpus (S1, S2, mixed) and the nDCG@k curve of the mixed corpus (chapter 6)."""
+    ids = [str(q["id"]) for q in queries]
+    scores = index.scores(_text_vectors(encoders, [str(q["text"]) for q in queries]))
+    metrics = evaluation.evaluate_corpora(scores, ids, index.keys, index.modalities, qrels, ndcg_k, gain=gain)
+    curve = evaluation.ndcg_curve(scores, ids, index.keys, qrels, [k for k in curve_ks if k <= len(index)] or [1], gain)
+    return {"metrics": metrics, "ndcg_curve": {str(k): v for k, v in curve.items()}}
+
+
+def evaluate_encoders(
+    encoders: Encoders,
+    root: str | Path,
+    queries: Sequence[Mapping[str, Any]],
+    qrels: evaluation.Qrels,
+    ndcg_k: int = evaluation.DEFAULT_NDCG_K,
+) -> dict[str, Any]:
+    """Embed the searched corpus (``test`` split) of ``root`` and evaluate (chapter 6)."""
+    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k)
+
+
+def search_text(encoders: Encoders, index: EmbeddingIndex, text: str, k: int = 12, modality: str = "all") -> list[dict[str, Any]]:
+    """The top ``k`` images for a free-text query: rank, key, modality, score, labels (chapter 6)."""
+    if not text.strip():
+        raise ValueError("the query text is empty: type what you are looking for, e.g. 'flooded fields near a river'")
+    hits: SearchHits = index.search(_text_vectors(encoders, [text]), k, modality)
+    return [
+        {"rank": rank, "key": index.keys[i], "modality": str(index.modalities[i]), "score": float(s), "labels": index.labels[i]}
+        for rank, (i, s) in enumerate(zip(hits.indices[0], hits.scores[0]), start=1)
+    ]
+
+
+def run_experiments(
+    root: str | Path,
+    experiments: Mapping[str, Callable[[], Encoders]],
+    queries: Sequence[Mapping[str, Any]],
+    qrels: evaluation.Qrels,
+    ndcg_k: int = evaluation.DEFAULT_NDCG_K,
+    descriptions: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Build (e.g. train) and evaluate every experiment on the same corpus and queries (chapter 6).
+
+    ``experiments[name]()`` returns the :class:`Encoders` of that experiment (training it if it
+    must). Each result holds the metrics per corpus, the nDCG curve, a description and the wall
+    time of building and of evaluating.
+    """
+    if not experiments:
+        raise ValueError("no experiments to run")
+    results: dict[str, Any] = {}
+    for name, build in experiments.items():
+        start = time.perf_counter()
+        encoders = build()
+        built = time.perf_counter()
+        result = evaluate_encoders(encoders, root, queries, qrels, ndcg_k)
+        result["description"] = (descriptions or {}).get(name, "")
+        result["seconds"] = {"build": round(built - start, 1), "evaluate": round(time.perf_counter() - built, 1)}
+        results[name] = result
+    return results
