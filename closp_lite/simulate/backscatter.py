@@ -13,8 +13,8 @@ about -18 dB VV) and Dostalova et al. (2018, forests), and with the typical Cris
 ``benchmarks/calibration.py``.
 
 An image is made in linear power: class means -> scene, object and incidence-angle variation ->
-blurred to the ~20 m resolution of IW GRD -> times the texture -> plus the noise-equivalent
-sigma0 -> times Gamma speckle with the equivalent number of looks of GRD IW (about 4.4) -> dB.
+blurred to the ~20 m resolution of IW GRD -> times the texture -> plus a residual noise floor ->
+times Gamma speckle with the equivalent number of looks of GRD IW (about 4.4) -> dB.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from closp_lite.simulate.spectra import pixel_greenness
 GRD_IW_LOOKS = 4.4
 """Equivalent number of looks of Sentinel-1 IW GRD high-resolution products (ESA Sentinel-1 Product Definition)."""
 
-NESZ_DB = -25.0
-"""Noise-equivalent sigma0 of IW mode, about -22 to -26 dB across the swath (Sentinel-1 User Guide)."""
+NESZ_DB = -28.0
+"""Residual noise floor in dB. IW mode has a noise-equivalent sigma0 of about -22 to -26 dB (Sentinel-1
+User Guide); BigEarthNet-S1 and CrisisLandMark products had thermal noise removed, which leaves a
+weaker residual floor - what keeps calm water and VH over smooth surfaces from going arbitrarily dark."""
 
 INCIDENCE_RANGE_DEG = (30.0, 45.5)
 """Incidence angles of the IW swath (29.1 - 46.0 degrees), near to far range."""
@@ -53,9 +55,9 @@ class ClassBackscatter:
 
 
 BACKSCATTER: dict[str, ClassBackscatter] = {
-    "Water":              ClassBackscatter(-21.0, -27.0, -21.0, -27.0, -0.40, 30.0),
+    "Water":              ClassBackscatter(-22.0, -28.0, -22.0, -28.0, -0.40, 30.0),
     "Trees":              ClassBackscatter(-8.5, -14.0, -9.0, -14.8, -0.05, 12.0),
-    "Grass":              ClassBackscatter(-11.0, -16.5, -12.5, -20.0, -0.20, 20.0),
+    "Grass":              ClassBackscatter(-10.0, -15.5, -12.5, -20.0, -0.20, 20.0),
     "Flooded Vegetation": ClassBackscatter(-6.0, -16.0, -7.5, -18.0, -0.10, 8.0),
     "Crops":              ClassBackscatter(-11.0, -17.0, -13.0, -20.5, -0.18, 15.0),
     "Shrub and Scrub":    ClassBackscatter(-10.0, -16.5, -11.0, -18.0, -0.12, 12.0),
@@ -98,7 +100,7 @@ def mean_backscatter_db(
     table = _TABLE[mask]
     db = np.stack([green * table[..., 0] + (1 - green) * table[..., 2], green * table[..., 1] + (1 - green) * table[..., 3]])
     scene = rng.normal(0.0, 1.0, size=len(DW_CLASSES))
-    scene[WATER] = rng.normal(0.0, 2.0)  # wind roughens water: the most variable class
+    scene[WATER] = rng.normal(0.0, 1.5)  # wind roughens water: the most variable class
     objects = rng.normal(0.0, 0.8, size=int(layout.parcels.max()) + 1)
     db += (scene[mask] + objects[layout.parcels])[None]
     db += (table[..., 4] * (incidence_deg - REFERENCE_INCIDENCE_DEG))[None]

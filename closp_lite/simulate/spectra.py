@@ -13,7 +13,7 @@ bands, and were adjusted against the real BigEarthNet example patches
 below B2 and B9 close to B8A).
 
 Intra-class variability comes in three scales: a brightness factor per class and scene
-(moisture, illumination), per object (field parcel, urban block, forest stand) a brightness and
+(moisture, illumination; for water a wide one, from dark humic boreal lakes to turbid rivers), per object (field parcel, urban block, forest stand) a brightness and
 a greenness offset (crops sown at different dates), and per pixel a multiplicative noise plus,
 for trees, canopy texture. Bands with 20 m and 60 m native resolution are averaged over 2 x 2 and
 6 x 6 pixel blocks, as a 10 m resampling of the real product would show them.
@@ -29,11 +29,11 @@ from closp_lite.data.bands import S2_BANDS, S2_SCALE
 from closp_lite.labels import DW_CLASSES
 from closp_lite.physics.optical import S2_BAND_TABLE, cloud_effect
 from closp_lite.simulate.geography import CLIMATES
-from closp_lite.simulate.landcover import CROPS, GRASS, STREET_ID, TREES, Layout, noise_fields
+from closp_lite.simulate.landcover import CROPS, GRASS, STREET_ID, TREES, WATER, Layout, noise_fields
 
 #                                 B1    B2    B3    B4    B5    B6    B7    B8    B8A   B9    B11   B12
 ACTIVE_SPECTRA: dict[str, tuple[int, ...]] = {
-    "Water":              (200,  300,  380,  250,  220,  170,  160,  140,  140,  180,  100,   70),
+    "Water":              (160,  240,  310,  200,  180,  160,  150,  130,  140,  200,  100,   70),
     "Trees":              (210,  250,  430,  250,  650, 1750, 2200, 2400, 2500, 2470, 1200,  560),
     "Grass":              (340,  390,  780,  480, 1350, 3500, 4300, 4500, 4700, 4650, 2350, 1200),
     "Flooded Vegetation": (250,  290,  490,  340,  760, 1700, 2050, 2200, 2300, 2270, 1200,  560),
@@ -154,7 +154,9 @@ def reflectance(
 def _variability(image: np.ndarray, layout: Layout, rng: np.random.Generator) -> np.ndarray:
     """Scene, object and pixel variability, canopy texture, then the native band resolutions."""
     mask = layout.mask
-    scene = rng.lognormal(0.0, 0.08, size=len(DW_CLASSES))[mask]
+    brightness = np.full(len(DW_CLASSES), 0.08)
+    brightness[WATER] = 0.4  # clear, green, humic or turbid: water colour varies most between scenes
+    scene = rng.lognormal(0.0, brightness)[mask]
     n_ids = int(layout.parcels.max()) + 1
     objects = rng.lognormal(0.0, 0.07, size=n_ids)[layout.parcels]
     texture = noise_fields(rng, [1.0], mask.shape[0])[0]
