@@ -37,6 +37,7 @@ __all__ = [
     "evaluate_encoders",
     "evaluate_index",
     "load_queries",
+    "read_images",
     "run_experiments",
     "search_text",
     "untrained_encoders",
@@ -175,6 +176,14 @@ def search_text(encoders: Encoders, index: EmbeddingIndex, text: str, k: int = 1
         {"rank": rank, "key": index.keys[i], "modality": str(index.modalities[i]), "score": float(s), "labels": index.labels[i]}
         for rank, (i, s) in enumerate(zip(hits.indices[0], hits.scores[0]), start=1)
     ]
+
+
+def read_images(root: str | Path, keys: Sequence[str]) -> list[np.ndarray]:
+    """The stored images of ``keys`` (e.g. search hits, for :func:`closp_lite.plotting.plot_search_results`)."""
+    from closp_lite.data.format import CrisisLandMark
+
+    with CrisisLandMark(root) as corpus:
+        return [corpus.read(key).image for key in keys]
 
 
 def run_experiments(

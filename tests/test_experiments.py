@@ -98,3 +98,27 @@ def test_untrained_encoders_route_by_channels() -> None:
     assert encoders.text(["water"]).shape == (1, 384)
     with pytest.raises(ValueError, match="channels"):
         encoders.image(torch.zeros(1, 3, 120, 120))
+
+
+def test_search_figure_and_result_plots(corpus: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from closp_lite import plotting
+
+    encoders = ex.Encoders(lambda x: x.mean(dim=(2, 3))[:, :2], lambda t: torch.tensor([[1.0, 0.5]] * len(t)))
+    rows = ex.search_text(encoders, ex.embed_corpus(encoders, corpus), "grass", k=4)
+    images = ex.read_images(corpus, [r["key"] for r in rows])
+    fig = plotting.plot_search_results("grass", rows, images, ncols=3)
+    assert isinstance(fig, Figure) and len([ax for ax in fig.axes if ax.images]) == 4
+    assert "Grass" in " ".join(ax.get_title() for ax in fig.axes)
+    rgb = plotting.thumbnail(images[0])
+    assert rgb.shape == (120, 120, 3) and 0.0 <= rgb.min() and rgb.max() <= 1.0
+    with pytest.raises(ValueError, match="one image per hit"):
+        plotting.plot_search_results("grass", rows, images[:1])
+    with pytest.raises(ValueError, match="thumbnail"):
+        plotting.thumbnail(np.zeros((5, 4, 4)))
+    results = {"a": {"s1": {"ndcg@10": 40.0}, "mixed": {"ndcg@10": 50.0}}}
+    bars = plotting.plot_ablation_bars(results, metric="ndcg@10")
+    assert len(bars.axes[0].patches) == 3  # one (NaN) bar per corpus
+    curves = plotting.plot_ndcg_curves({"a": {"1": 10.0, "10": 30.0}})
+    assert list(curves.axes[0].lines[0].get_xdata()) == [1, 10]

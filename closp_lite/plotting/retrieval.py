@@ -2,16 +2,21 @@
 
 * :func:`plot_ablation_bars` - one metric per experiment and corpus (S1-only, S2-only, mixed).
 * :func:`plot_ndcg_curves` - nDCG@k against the cut-off k, one line per experiment.
+* :func:`plot_search_results` - the images a query found, with rank, score and labels.
+
+Thumbnails reuse the composites of :mod:`closp_lite.physics`: S2 in true colour (B4, B3, B2),
+S1 as (VV, VH, VV - VH) each with a robust percentile stretch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__: list[str] = ["plot_ablation_bars", "plot_ndcg_curves"]
+__all__: list[str] = ["plot_ablation_bars", "plot_ndcg_curves", "plot_search_results", "thumbnail"]
 
 CORPUS_NAMES = {"s1": "S1-only corpus", "s2": "S2-only corpus", "mixed": "mixed corpus"}
 
@@ -65,4 +70,47 @@ def plot_ndcg_curves(curves: Mapping[str, Mapping[int, float]], title: str | Non
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "nDCG@k against the cut-off (simulated data)")
+    return fig
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) RGB view in [0, 1] of a stored or model-ready S1 or S2 image (chapter 6).
+
+    S2 (12 or 13 bands): true colour. S1 (VV, VH in dB): VV, VH and the VV - VH ratio as red,
+    green and blue, each stretched between its 2nd and 98th percentile.
+    """
+    from closp_lite.physics import optical, sar
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[0] not in (2, 12, 13):
+        raise ValueError(f"a thumbnail needs an S1 (2, H, W) or S2 (12 or 13, H, W) image, got shape {image.shape}")
+    if image.shape[0] != 2:
+        return optical.true_colour(image)
+    channels = (image[0], image[1], sar.cross_pol_ratio_db(image[0], image[1]))
+    return np.stack([optical.robust_stretch(channel) for channel in channels], axis=-1)
+
+
+def plot_search_results(
+    query: str, hits: Sequence[Mapping[str, Any]], images: Sequence[np.ndarray], ncols: int = 4
+) -> Figure:
+    """A grid of the images found for ``query``: rank, modality, score and labels above each (chapter 6).
+
+    ``hits`` are the rows of :func:`closp_lite.experiments.search_text` (``rank``, ``key``,
+    ``modality``, ``score``, ``labels``) and ``images[i]`` the stored image of ``hits[i]``.
+    """
+    if not hits:
+        raise ValueError(f"nothing to show: the search for {query!r} returned no images")
+    if len(images) != len(hits):
+        raise ValueError(f"need one image per hit: {len(images)} images for {len(hits)} hits")
+    ncols = min(ncols, len(hits))
+    nrows = -(-len(hits) // ncols)
+    fig = Figure(figsize=(2.6 * ncols, 2.9 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, hit, image in zip(axes.flat, hits, images):
+        ax.imshow(thumbnail(image))
+        labels = ", ".join(str(label) for label in hit["labels"]) or "(no label)"
+        ax.set_title(f"#{hit['rank']} {str(hit['modality']).upper()}  {hit['score']:.3f}\n{labels}", fontsize=7, wrap=True)
+    fig.suptitle(f"\u201c{query}\u201d", fontsize=10)
     return fig
