@@ -122,3 +122,27 @@ def test_search_figure_and_result_plots(corpus: Path) -> None:
     assert len(bars.axes[0].patches) == 3  # one (NaN) bar per corpus
     curves = plotting.plot_ndcg_curves({"a": {"1": 10.0, "10": 30.0}})
     assert list(curves.axes[0].lines[0].get_xdata()) == [1, 10]
+
+
+def test_cli_embed_search_evaluate(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from closp_lite.cli import main
+    from closp_lite.data.format import write_qrels, write_queries
+
+    assert main(["embed", "untrained", "--data", str(corpus), "--out", str(tmp_path / "emb"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 4
+    figure = tmp_path / "hits.png"
+    argv = ["search", "grass", "--run", "untrained", "--data", str(corpus), "--index", str(tmp_path / "emb")]
+    assert main([*argv, "--modality", "s1", "--k", "5", "--json", "--figure", str(figure)]) == 0
+    found = json.loads(capsys.readouterr().out)["results"]
+    assert len(found) == 2 and {r["modality"] for r in found} == {"s1"} and figure.stat().st_size > 0
+    assert main(["evaluate", "untrained", "--data", str(corpus)]) == 1  # no queries yet: a clear error
+    assert "queries build" in capsys.readouterr().err
+    write_queries(corpus, QUERIES)
+    write_qrels(corpus, QRELS)
+    assert main(["evaluate", "untrained", "--data", str(corpus), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert set(metrics) == {"s1", "s2", "mixed"} and 0 <= metrics["mixed"]["ndcg@1000"] <= 100
+    assert main(["search", "grass", "--run", "my_run/", "--data", str(corpus)]) == 1
+    assert "cannot load the model" in capsys.readouterr().err
