@@ -40,7 +40,7 @@ from common import RESULTS, write_result  # noqa: E402
 
 from closp_lite import seed_everything  # noqa: E402
 from closp_lite.captions import closp_text  # noqa: E402
-from closp_lite.experiments import Encoders, corpus_samples, run_experiments, untrained_encoders  # noqa: E402
+from closp_lite.experiments import Encoders, corpus_labels, run_experiments, untrained_encoders  # noqa: E402
 from closp_lite.labels import VOCABULARY  # noqa: E402
 from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
 
@@ -63,7 +63,7 @@ PENDING = {
 
 def build_queries(root: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
     """Single-label and co-occurring label-pair queries with graded relevance (see the module docstring)."""
-    labels_of = {s["key"]: set(s["labels"]) for s in corpus_samples(root)}
+    labels_of = {key: set(labels) for key, (_, labels) in corpus_labels(root).items()}
     pairs = Counter(pair for labels in labels_of.values() for pair in itertools.combinations(sorted(labels), 2))
     label_sets = [(label,) for label in VOCABULARY] + sorted(pairs)
     queries, qrels = [], {}

@@ -32,6 +32,7 @@ CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
 __all__ = [
     "CURVE_KS",
     "Encoders",
+    "corpus_labels",
     "corpus_samples",
     "embed_corpus",
     "evaluate_encoders",
@@ -78,6 +79,23 @@ def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", poolin
     return Encoders(image, text.encode, name="untrained")
 
 
+def _split_table(corpus: Any, split: str | None) -> Any:
+    table = corpus.metadata if split is None else corpus.metadata[corpus.metadata["split"] == split]
+    if table.empty:
+        raise ValueError(f"{corpus.root}: no patches in split {split!r} (splits present: {sorted(set(corpus.metadata['split']))})")
+    return table
+
+
+def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tuple[str, list[str]]]:
+    """``key -> (modality, harmonized labels)`` of a split, from the metadata alone (no image read) (chapter 6)."""
+    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.labels import harmonize
+
+    with CrisisLandMark(root) as corpus:
+        table = _split_table(corpus, split)
+        return {key: (m, harmonize(labels).labels) for key, m, labels in zip(table["key"], table["modality"], table["labels"])}
+
+
 def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dict[str, Any]]:
     """Yield ``image`` (model-ready tensor), ``key``, ``modality`` and harmonized ``labels`` per patch (chapter 6).
 
@@ -90,9 +108,7 @@ def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dic
     from closp_lite.labels import harmonize
 
     with CrisisLandMark(root) as corpus:
-        table = corpus.metadata if split is None else corpus.metadata[corpus.metadata["split"] == split]
-        if table.empty:
-            raise ValueError(f"{root}: no patches in split {split!r} (splits present: {sorted(set(corpus.metadata['split']))})")
+        table = _split_table(corpus, split)
         for key, modality in zip(table["key"], table["modality"]):
             patch = corpus.read(key)
             yield {
@@ -105,17 +121,12 @@ def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dic
 
 def embed_corpus(encoders: Encoders, root: str | Path, split: str | None = "test", batch_size: int | None = None) -> EmbeddingIndex:
     """Embed the ``split`` of the corpus in ``root`` with ``encoders.image`` (chapter 6)."""
-    from closp_lite.data.format import CrisisLandMark
-
-    with CrisisLandMark(root) as corpus:
-        meta = corpus.metadata
-        total = int(len(meta) if split is None else (meta["split"] == split).sum())
     return embed_dataset(
         encoders.image,
         corpus_samples(root, split),
         batch_size or settings().embed_batch_size,
         info={"model": encoders.name, "corpus": str(root), "split": split},
-        total=total,
+        total=len(corpus_labels(root, split)),
     )
 
 

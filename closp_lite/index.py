@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,6 +184,28 @@ class EmbeddingIndex:
         return cls(vectors, items["key"].tolist(), items["modality"].to_numpy(), [list(x) for x in items["labels"]], info)
 
 
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    library = ctypes.CDLL(name) if name else None
+    return getattr(library, "malloc_trim", None)  # glibc only
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by the last batch back to the OS (glibc; a no-op elsewhere).
+
+    Each patch is read into fresh ~0.7 MB arrays; glibc then raises its mmap threshold and keeps
+    freed blocks in a fragmented heap, which grew the peak memory of embedding the 2,400-patch
+    sample corpus from 0.8 to 2.1 GB - over the 2 GB of a Binder machine.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def _flush(
     encode: Callable[[torch.Tensor], torch.Tensor], buffer: list[Mapping[str, Any]], out: list[tuple[Any, ...]]
 ) -> None:
@@ -192,6 +215,7 @@ def _flush(
         vectors = encode(torch.stack([sample["image"] for sample in buffer])).float().cpu().numpy()
     out.extend(zip(vectors, (s["key"] for s in buffer), (s["modality"] for s in buffer), (s["labels"] for s in buffer)))
     buffer.clear()
+    _release_freed_memory()
 
 
 def embed_dataset(

@@ -35,6 +35,7 @@ def test_corpus_samples_and_embedding(corpus: Path) -> None:
     s2 = next(s for s in samples if s["key"] == "s2a")
     assert s2["image"].shape == (13, 120, 120) and s2["labels"] == ["Grass"] and s2["modality"] == "s2"
     assert len(list(ex.corpus_samples(corpus, split=None))) == 5
+    assert ex.corpus_labels(corpus) == {s["key"]: (s["modality"], s["labels"]) for s in samples}
     with pytest.raises(ValueError, match="no patches in split"):
         list(ex.corpus_samples(corpus, split="validation"))
     encoders = ex.Encoders(lambda x: x.mean(dim=(2, 3))[:, :2], lambda t: torch.ones(len(t), 2), "channel means")
