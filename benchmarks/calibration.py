@@ -6,14 +6,16 @@ Three comparisons, written to ``benchmarks/results/calibration.csv`` (one row pe
 and comparison), ``calibration.md`` (the same as tables, for the book) and ``calibration.json``
 (summary with the command, machine and date):
 
-1. **Real BigEarthNet examples** (6 S1 + S2 pairs shipped with ``bigearthnet-common``). Real
+1. **Real BigEarthNet examples** (6 S1 + S2 pairs shipped with ``bigearthnet-common``, read
+   from its GeoTIFFs; CORINE labels harmonized by :func:`closp_lite.labels.harmonize`). Real
    patches have patch-level CORINE labels, not pixel maps, so pixels are assigned to a Dynamic
    World class by a transparent rule: the index cover type of the pixel
    (:func:`closp_lite.physics.optical.index_cover`) decides, among the patch's harmonized labels,
    when exactly one label fits it (water pixels -> Water; vegetated pixels -> the one vegetated
    label; snow pixels -> Snow and Ice, as seasonal snow in winter). Ambiguous pixels are left out.
    S1 pixels take the class of the co-registered S2 pixel of the pair. The *same rule* is applied
-   to simulated scenes of the same region, date and labels, and the class means are compared.
+   to simulated scenes of the same region, date and labels (plus the seasonal snow share seen in
+   the real image), and the class means are compared.
 2. **Published dataset means**: the BigEarthNet S2 band means and S1 VV/VH means published by the
    BigEarthNet team (TU Berlin RSiM, bigearthnet-models-tf; BigEarthNet-MM) against a simulated
    land-cover corpus (``sim_benv2s1``/``sim_benv2s2``, without clouds and without snow patches,
@@ -26,7 +28,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import importlib.util
 import sys
+import tarfile
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -89,23 +95,48 @@ def nearest_region(lon: float, lat: float) -> str:
     return min(centres)[1]
 
 
-def real_examples() -> list[dict]:
-    """The 6 real pairs: S2 and S1 images, harmonized labels, lon/lat and date."""
-    from closp_lite.data.examples import example_pairs, load_examples
-    from closp_lite.data.format import CrisisLandMark, lonlat
+def _read_pair(s2_dir: Path, s1_dir: Path) -> dict:
+    """One real pair: S2 bands stacked at 10 m (20/60 m bands repeated), S1 VV/VH, labels, place, date."""
+    import json
+
+    import rasterio
+    from pyproj import Transformer
+
     from closp_lite.labels import harmonize
 
-    root = load_examples()
+    bands = []
+    for band in S2_BANDS:
+        with rasterio.open(s2_dir / f"{s2_dir.name}_B{band[1:].zfill(2)}.tif") as src:
+            values = src.read(1).astype(np.float32)
+        factor = 120 // values.shape[0]
+        bands.append(np.repeat(np.repeat(values, factor, axis=0), factor, axis=1))
+    s1 = np.stack([rasterio.open(s1_dir / f"{s1_dir.name}_{pol}.tif").read(1) for pol in S1_BANDS])
+    meta = json.loads((s2_dir / f"{s2_dir.name}_labels_metadata.json").read_text())
+    harmonized = harmonize(meta["labels"])
+    if harmonized.unmapped:
+        raise ValueError(f"example {s2_dir.name}: labels {harmonized.unmapped} could not be harmonized")
+    with rasterio.open(s2_dir / f"{s2_dir.name}_B02.tif") as src:
+        x, y = src.xy(60, 60)
+        lon, lat = Transformer.from_crs(src.crs.to_epsg(), 4326, always_xy=True).transform(x, y)
+    return {"key": s2_dir.name, "s1": s1, "s2": np.stack(bands), "labels": set(harmonized.labels) & set(DW_CLASSES),
+            "lon": lon, "lat": lat, "date": dt.date.fromisoformat(meta["acquisition_date"][:10])}  # fmt: skip
+
+
+def real_examples(folder: Path) -> list[dict]:
+    """The 6 real S1 + S2 pairs of the ``bigearthnet-common`` example archives, unpacked into ``folder``.
+
+    Read straight from the GeoTIFFs: 20 m and 60 m bands are repeated to 10 m (nearest), which
+    keeps every class mean unchanged. S1 and S2 patches of a pair share the grid-cell suffix.
+    """
+    package = Path(importlib.util.find_spec("bigearthnet_common").submodule_search_locations[0])
+    for name in ("BigEarthNet-S1-Example", "BigEarthNet-S2-Example"):
+        with tarfile.open(package / f"{name}.tar.bz2") as archive:
+            archive.extractall(folder, filter="data")
     pairs = []
-    with CrisisLandMark(root) as corpus:
-        for s1_key, s2_key in example_pairs(root):
-            s1, s2 = corpus.read(s1_key), corpus.read(s2_key)
-            harmonized = harmonize(s2.labels)
-            if harmonized.unmapped:
-                raise ValueError(f"example {s2_key}: labels {harmonized.unmapped} could not be harmonized")
-            lon, lat = lonlat(s2)
-            pairs.append({"key": s2_key, "s1": s1.image, "s2": s2.image, "labels": set(harmonized.labels) & set(DW_CLASSES),
-                          "lon": lon, "lat": lat, "date": np.datetime64(s2.timestamp[:10]).astype(object)})  # fmt: skip
+    for s2_dir in sorted((folder / "BigEarthNet-S2-Example").iterdir()):
+        cell = "_".join(s2_dir.name.split("_")[-2:])
+        (s1_dir,) = (folder / "BigEarthNet-S1-Example").glob(f"*_{cell}")
+        pairs.append(_read_pair(s2_dir, s1_dir))
     return pairs
 
 
@@ -118,6 +149,13 @@ def class_means(s2: np.ndarray, s1: np.ndarray, masks: dict[str, np.ndarray]) ->
     }
 
 
+def _composition(pair: dict) -> dict[str, float]:
+    """Equal shares of the pair's labels, plus its seasonal snow (CORINE labels never mention it)."""
+    snow = float(index_cover(to_reflectance(pair["s2"]))["Snow"].mean())
+    shares = dict.fromkeys(pair["labels"], (1 - snow) / len(pair["labels"]))
+    return shares | ({"Snow and Ice": snow} if snow >= 0.05 else {})
+
+
 def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
     """Rows comparing real and simulated class means, pooled over the examples."""
     pools: dict[str, dict[str, list]] = defaultdict(lambda: {"real_s2": [], "real_s1": [], "sim_s2": [], "sim_s1": []})
@@ -127,7 +165,7 @@ def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
             pools[name]["real_s1"].append(got["s1"])
         region = nearest_region(pair["lon"], pair["lat"])
         for seed in range(seeds):
-            scene = simulate_scene(region, date=pair["date"], fractions=dict.fromkeys(pair["labels"], 1.0), seed=seed)
+            scene = simulate_scene(region, date=pair["date"], fractions=_composition(pair), seed=seed)
             for name, got in class_means(scene.s2, scene.s1, assign_classes(scene.s2, pair["labels"])).items():
                 pools[name]["sim_s2"].append(got["s2"])
                 pools[name]["sim_s1"].append(got["s1"])
@@ -243,7 +281,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="simulated scenes per real example and per class")
     parser.add_argument("--n", type=int, default=200, help="simulated patches per modality for the dataset means")
     args = parser.parse_args()
-    rows = compare_examples(real_examples(), args.seeds) + compare_dataset_means(args.n) + compare_typical_backscatter(args.seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        examples = real_examples(Path(tmp))
+    rows = compare_examples(examples, args.seeds) + compare_dataset_means(args.n) + compare_typical_backscatter(args.seeds)
     paths = write_tables(rows)
     summary = summarise(rows)
     print(summary)

@@ -63,7 +63,7 @@ BACKSCATTER: dict[str, ClassBackscatter] = {
     "Shrub and Scrub":    ClassBackscatter(-10.0, -16.5, -11.0, -18.0, -0.12, 12.0),
     "Built":              ClassBackscatter(-5.5, -12.5, -5.5, -12.5, -0.08, 2.5),
     "Bare":               ClassBackscatter(-14.0, -22.5, -14.0, -22.5, -0.25, 20.0),
-    "Snow and Ice":       ClassBackscatter(-10.5, -18.0, -10.5, -18.0, -0.15, 20.0),
+    "Snow and Ice":       ClassBackscatter(-9.5, -17.0, -9.5, -17.0, -0.15, 20.0),
 }  # fmt: skip
 """VV/VH dB (green, dormant), incidence slope and texture shape per Dynamic World class."""
 
