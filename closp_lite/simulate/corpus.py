@@ -41,7 +41,7 @@ from closp_lite.labels import VOCABULARY
 from closp_lite.simulate.geography import EVENT_REGIONS, LANDCOVER_REGIONS, Region, get_region
 from closp_lite.simulate.scene import render_patch
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bumped whenever the same seed would give different files; part of cache names and manifests."""
 
 TRAIN_SHARE = 0.2
