@@ -249,12 +249,23 @@ def write_tables(rows: list[dict]) -> tuple[Path, Path]:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["# Simulator calibration (simulated vs real / published)", ""]
+    lines = [
+        "# Simulator calibration: simulated patches against real and published values",
+        "",
+        "Written by `benchmarks/calibration.py` (method in its docstring). *Reference* is the real or",
+        "published value, *simulated* the same quantity measured on **simulated** scenes.",
+        "",
+    ]
     for comparison in dict.fromkeys(r["comparison"] for r in rows):
-        lines += [f"## {comparison}", "", "| class | band | reference | simulated | difference | unit |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['class']} | {r['band']} | {r['reference']} | {r['simulated']} | {r['difference']} | {r['unit']} |"
-                  for r in rows if r["comparison"] == comparison]  # fmt: skip
-        lines.append("")
+        chosen = [r for r in rows if r["comparison"] == comparison]
+        ranged = "published_range" in chosen[0]
+        extra = " published range | within |" if ranged else ""
+        lines += [f"## {comparison}", "", f"| class | band | reference | simulated | difference | unit |{extra}",
+                  "|---|---|---|---|---|---|" + ("---|---|" if ranged else "")]  # fmt: skip
+        for r in chosen:
+            tail = f" {r['published_range']} | {'yes' if r['within_range'] else 'no'} |" if ranged else ""
+            lines.append(f"| {r['class']} | {r['band']} | {r['reference']} | {r['simulated']} | {r['difference']} | {r['unit']} |{tail}")
+        lines += ["", f"Source: {chosen[0]['reference_source']}.", ""]
     md_path = RESULTS / "calibration.md"
     md_path.write_text("\n".join(lines))
     return csv_path, md_path
