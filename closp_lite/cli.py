@@ -61,7 +61,7 @@ def _add_simulate_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cloud-rate", type=float, default=None, help="share of cloudy S2 patches (default 0.1)")
     parser.add_argument("--overwrite", action="store_true", help="replace a corpus already in --out")
-    parser.add_argument("--workers", type=int, default=1, help="processes rendering patches (same files for any number)")
+    parser.add_argument("--workers", type=int, default=0, help="extra processes rendering patches (same files for any number)")
     _add_json(parser)
 
 

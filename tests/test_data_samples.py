@@ -68,12 +68,12 @@ def test_splits_hold_every_label_and_a_fifth_for_training(corpus: tuple[Path, di
 def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     generate_corpus(a, 6, 6, seed=11, progress=False)
-    generate_corpus(b, 6, 6, seed=11, progress=False, workers=2)  # processes do not change the files
+    generate_corpus(b, 6, 6, seed=11, progress=False, workers=2)  # render processes do not change the files
     generate_corpus(c, 6, 6, seed=12, progress=False)
     assert _file_hashes(a) == _file_hashes(b)
     assert _file_hashes(a) != _file_hashes(c)
     with pytest.raises(ValueError, match="workers"):
-        generate_corpus(tmp_path / "d", 1, 1, workers=0)
+        generate_corpus(tmp_path / "d", 1, 1, workers=-1)
 
 
 def test_sample_corpus_is_generated_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -190,20 +190,21 @@ def generate_corpus(
     mix: dict[str, dict[str, float]] | None = None,
     overwrite: bool = False,
     progress: bool = True,
-    workers: int = 1,
+    workers: int = 0,
 ) -> dict:
     """Write a **simulated** CrisisLandMark corpus of ``n_s1`` + ``n_s2`` patches to ``root`` (chapters 0-2).
 
-    ``workers`` > 1 renders patches in that many processes (the files are the same: every patch
-    has its own random stream and the writer keeps the plan's order). Returns a summary: sizes,
+    ``workers`` > 0 renders patches in that many separate processes while this one writes (the
+    files are the same: every patch has its own random stream and the writer keeps the plan's
+    order); 0 does everything here. Returns a summary: sizes,
     seed, generator version, patches per split, label counts per modality.
 
     Raises:
         ValueError: for bad sizes, mix or workers; FileExistsError (from the writer) if ``root``
         holds a corpus and ``overwrite`` is false.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
     plans = plan_corpus(n_s1, n_s2, seed, mix)
     splitters = {"s1": SplitAssigner(), "s2": SplitAssigner()}
     labels: dict[str, Counter[str]] = {"s1": Counter(), "s2": Counter()}
@@ -211,7 +212,7 @@ def generate_corpus(
     render = partial(make_patch, seed=seed, cloud_rate=cloud_rate)
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(CorpusWriter(root, overwrite=overwrite))
-        if workers > 1:
+        if workers > 0:
             patches = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(render, plans, chunksize=8)
         else:
             patches = map(render, plans)
@@ -259,8 +260,9 @@ def sample_corpus(mode: str | None = None, seed: int = 42, progress: bool = True
         return root
     if root.exists():  # an interrupted run: start again
         shutil.rmtree(root)
-    # Big corpora use both cores of a Binder machine; small ones are not worth starting processes.
-    workers = min(2, os.cpu_count() or 1) if scale.n_s1 + scale.n_s2 >= 1000 else 1
+    # Big corpora render in two processes (measured ~25% faster on 2 cores than one process,
+    # benchmarks/simulate_speed.py); small ones are not worth starting processes.
+    workers = 2 if scale.n_s1 + scale.n_s2 >= 1000 and (os.cpu_count() or 1) >= 2 else 0
     summary = generate_corpus(root, scale.n_s1, scale.n_s2, seed, progress=progress, workers=workers)
     done.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return root
