@@ -261,6 +261,8 @@ def test_plan_corpus_counts_sources_and_regions() -> None:
     assert plans == plan_corpus(100, 60, seed=1)
     with pytest.raises(ValueError, match="cannot produce s1"):
         plan_corpus(10, 0, mix={"s1": {"sim_cabuar": 1.0}})
+    with pytest.raises(ValueError, match="summing to 1"):
+        plan_corpus(10, 0, mix={"s1": {"sim_benv2s1": 0.5}})
 
 
 def test_split_assigner_stratifies() -> None:

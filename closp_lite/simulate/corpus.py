@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from closp_lite.config import data_dir, settings
 from closp_lite.data.format import CorpusWriter, Patch
 from closp_lite.labels import VOCABULARY
-from closp_lite.simulate.geography import EVENT_REGIONS, LANDCOVER_REGIONS, Region, get_region
+from closp_lite.simulate.geography import LANDCOVER_REGIONS, Region, event_regions, get_region
 from closp_lite.simulate.scene import render_patch
 
 GENERATOR_VERSION = "2"
@@ -95,7 +95,7 @@ class PatchPlan:
 
 
 def _regions(event: str | None) -> tuple[Region, ...]:
-    return LANDCOVER_REGIONS if event is None else tuple(r for r in EVENT_REGIONS if event in r.events)
+    return LANDCOVER_REGIONS if event is None else event_regions(event)
 
 
 def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, float]] | None = None) -> list[PatchPlan]:
@@ -105,7 +105,8 @@ def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, f
     rest); regions are visited in turn so that even a small corpus covers all of them.
 
     Raises:
-        ValueError: for negative sizes or a mix naming an unknown source or the wrong modality.
+        ValueError: for negative sizes, shares not summing to 1, or a mix naming an unknown
+        source or the wrong modality.
     """
     if n_s1 < 0 or n_s2 < 0:
         raise ValueError(f"corpus sizes must be >= 0, got n_s1={n_s1}, n_s2={n_s2}")
@@ -114,6 +115,8 @@ def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, f
     plans: list[PatchPlan] = []
     for modality, n in (("s1", n_s1), ("s2", n_s2)):
         shares = mix.get(modality, {})
+        if n and (not shares or min(shares.values()) < 0 or not np.isclose(sum(shares.values()), 1.0)):
+            raise ValueError(f"the {modality} mix must give non-negative source shares summing to 1, got {shares}")
         for name in shares:
             if name not in SOURCES or modality not in SOURCES[name].modalities:
                 raise ValueError(f"source {name!r} cannot produce {modality} patches: choose from {sorted(SOURCES)}")
