@@ -138,3 +138,20 @@ def test_cli_harmonize(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["labels", "harmonize", "Urban fabric", "Inland waters", "moon", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"labels": ["Built", "Water"], "unmapped": ["moon"]}
     assert main(["labels", "harmonize", "Trees", "--scheme", "nope"]) == 1
+
+
+def test_tables_agree_with_bigearthnet_common() -> None:
+    """Cross-check against the BigEarthNet team's own package (names, codes, 43 -> 19 grouping)."""
+    constants = pytest.importorskip("bigearthnet_common.constants")
+    from closp_lite.labels.harmonize import normalize_name
+
+    ours = {c.code: c for c in CORINE_LEVEL3}
+    for name, code in constants.CLC_LV3_TO_CLC_CODE.items():
+        assert harmonize([name], "corine").labels == [ours[int(code)].target], name
+    assert {normalize_name(n) for n in constants.NEW_LABELS} == {normalize_name(c.name) for c in BIGEARTHNET19}
+    groups = {normalize_name(c.name): c.corine_codes for c in BIGEARTHNET19}
+    names = {c.code: c.name for c in CORINE_LEVEL3}
+    for old, new in constants.OLD2NEW_LABELS_DICT.items():
+        if new is not None:
+            assert any(normalize_name(names[code]) == normalize_name(old) or old in (names[code], *ours[code].aliases)
+                       for code in groups[normalize_name(new)]), (old, new)
