@@ -41,10 +41,6 @@ class QueryRegion:
     lat: tuple[float, float]
     crisis: str
 
-    def contains(self, lon: float, lat: float) -> bool:
-        """True if (lon, lat) lies in the bounding box."""
-        return self.lon[0] <= lon <= self.lon[1] and self.lat[0] <= lat <= self.lat[1]
-
 
 def default_regions() -> tuple[QueryRegion, ...]:
     """The crisis regions of the simulator (real places where the crisis sources were recorded) (chapter 4)."""
@@ -90,10 +86,14 @@ def make_queries(label_sets: Sequence[Sequence[str]], n_combinations: int = 10, 
     return queries
 
 
-def relevance(query: dict, labels: Sequence[str], lonlat: tuple[float, float] | None = None, grading: str = "count") -> int:
-    """Graded relevance of a patch (harmonized ``labels``, centre ``lonlat``) to a query (chapter 4)."""
+def _check_grading(grading: str) -> None:
     if grading not in GRADINGS:
         raise ValueError(f"unknown grading {grading!r}; choose one of {', '.join(GRADINGS)}")
+
+
+def relevance(query: dict, labels: Sequence[str], lonlat: tuple[float, float] | None = None, grading: str = "count") -> int:
+    """Graded relevance of a patch (harmonized ``labels``, centre ``lonlat``) to a query (chapter 4)."""
+    _check_grading(grading)
     hits = len(set(query["labels"]) & set(labels))
     complete = hits == len(query["labels"])
     if "bbox" in query:
@@ -128,8 +128,7 @@ def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count",
     """
     from closp_lite.data.format import CrisisLandMark, lonlat, write_qrels, write_queries
 
-    if grading not in GRADINGS:
-        raise ValueError(f"unknown grading {grading!r}; choose one of {', '.join(GRADINGS)}")
+    _check_grading(grading)
     with CrisisLandMark(root) as corpus:
         table = corpus.metadata[corpus.metadata["split"] == split].copy()
         if table.empty:
