@@ -1,6 +1,8 @@
 """CrisisLandMark data: band conventions, the file format, checks, datasets, examples, download (chapter 0)."""
 
 from closp_lite.data import bands
+from closp_lite.data.datasets import CrisisLandMarkDataset, collate
+from closp_lite.data.examples import example_pairs, load_examples
 from closp_lite.data.format import (
     CorpusWriter,
     CrisisLandMark,
@@ -17,8 +19,12 @@ from closp_lite.data.format import (
 __all__ = [
     "CorpusWriter",
     "CrisisLandMark",
+    "CrisisLandMarkDataset",
     "Patch",
     "bands",
+    "collate",
+    "example_pairs",
+    "load_examples",
     "lonlat",
     "read_captions",
     "read_qrels",
