@@ -15,12 +15,14 @@ from closp_lite.data.format import (
     write_qrels,
     write_queries,
 )
+from closp_lite.data.verify import VerifyReport, verify
 
 __all__ = [
     "CorpusWriter",
     "CrisisLandMark",
     "CrisisLandMarkDataset",
     "Patch",
+    "VerifyReport",
     "bands",
     "collate",
     "example_pairs",
@@ -29,6 +31,7 @@ __all__ = [
     "read_captions",
     "read_qrels",
     "read_queries",
+    "verify",
     "write_captions",
     "write_qrels",
     "write_queries",
