@@ -2,6 +2,7 @@
 
 from closp_lite.data import bands
 from closp_lite.data.datasets import CrisisLandMarkDataset, collate
+from closp_lite.data.download import download
 from closp_lite.data.examples import example_pairs, load_examples
 from closp_lite.data.format import (
     CorpusWriter,
@@ -25,6 +26,7 @@ __all__ = [
     "VerifyReport",
     "bands",
     "collate",
+    "download",
     "example_pairs",
     "load_examples",
     "lonlat",
