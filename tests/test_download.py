@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import urllib.error
 from pathlib import Path
 
 import pytest
 
-from closp_lite.data import download as dl
+from closp_lite.cli import main
 from closp_lite.data.download import MANIFEST, RemoteFile, download
+
+# `closp_lite.data.download` the attribute is the re-exported function; the module lives in sys.modules.
+dl = importlib.import_module("closp_lite.data.download")
 
 
 @pytest.fixture
@@ -80,3 +84,15 @@ def test_offline_names_files_urls_and_folder(tmp_path: Path, monkeypatch: pytest
 def test_unknown_file_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown corpus files"):
         download(["nope.h5"], out_dir=tmp_path, progress=False)
+
+
+def test_cli_data_download(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    (hub / "queries.jsonl").write_text('{"_id": "q1", "text": "crops"}\n')
+    args = ["data", "download", "--files", "queries.jsonl", "--out", str(tmp_path / "dl"), "--base-url", hub.as_uri(), "--json"]
+    assert main(args) == 0
+    assert (tmp_path / "dl" / "queries.jsonl").read_text().startswith('{"_id"')
+    capsys.readouterr()
+    assert main(["data", "download", "--files", "zz.h5", "--out", str(tmp_path / "dl")]) == 1
+    assert "unknown corpus files" in capsys.readouterr().err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from closp_lite.cli import main
 from closp_lite.data.examples import example_pairs, load_examples
 from closp_lite.data.format import CrisisLandMark, lonlat
 
@@ -48,3 +50,8 @@ def test_conversion_is_cached(examples: Path) -> None:
     stamp = (examples / "metadata.parquet").stat().st_mtime_ns
     assert load_examples(examples) == examples
     assert (examples / "metadata.parquet").stat().st_mtime_ns == stamp
+
+
+def test_cli_data_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "examples", "--out", str(tmp_path / "ex"), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["pairs"]) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from closp_lite.cli import main
 from closp_lite.data.format import MASTER, METADATA, Patch
 from closp_lite.data.verify import verify
 
@@ -86,3 +88,26 @@ def test_metadata_key_not_in_the_files(tiny_corpus: tuple[Path, list[Patch]]) ->
     pd.concat([table, extra]).to_parquet(root / METADATA)
     (problem,) = _messages(root)
     assert problem[0].endswith(MASTER) and problem[1] == "ghost" and "no external link" in problem[2]
+
+
+
+def test_data_info_counts(tiny_corpus: tuple[Path, list[Patch]], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _ = tiny_corpus
+    assert main(["data", "info", str(root), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["samples"] == 6 and info["modality"] == {"s1": 3, "s2": 3} and info["split"] == {"test": 4, "train": 2}
+    assert info["labels"]["Water"] == 2 and info["labels"]["Built"] == 1 and info["source"]["tinys1"] == 3
+
+
+def test_data_verify_exit_codes(tiny_corpus: tuple[Path, list[Patch]], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _ = tiny_corpus
+    assert main(["data", "verify", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    with h5py.File(root / "tinys1.h5", "r+") as handle:
+        del handle["s1_2"].attrs["labels"]
+    assert main(["data", "verify", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "tinys1.h5 [s1_2]: no 'labels' attribute" in out
+    assert main(["data", "verify", str(root), "--skip-bad", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == ["s1_2"]
+    assert main(["data", "verify", str(root / "nowhere")]) == 1
