@@ -18,6 +18,7 @@ from closp_lite.data.format import (
     CrisisLandMark,
     Patch,
     lonlat,
+    parse_crs,
     read_captions,
     read_qrels,
     read_queries,
@@ -193,3 +194,9 @@ def test_captions_round_trip(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read_captions(tmp_path), table)
     with pytest.raises(ValueError, match="duplicate key 'a'"):
         write_captions(tmp_path, pd.DataFrame({"key": ["a", "a"], "template": ["x", "y"]}))
+
+
+def test_parse_crs() -> None:
+    assert parse_crs(32633) == parse_crs("EPSG:32633") == parse_crs(b"32633") == parse_crs(np.int64(32633)) == 32633
+    with pytest.raises(ValueError, match="not an EPSG code"):
+        parse_crs("UTM 33N")

@@ -66,9 +66,10 @@ def test_truncated_shard(tiny_corpus: tuple[Path, list[Patch]]) -> None:
         ("tinys1.h5", "s1_1", lambda g: g["image"].__setitem__(..., np.nan), "all NaN"),
         ("tinys1.h5", "s1_1", lambda g: g.attrs.__delitem__("crs"), "no 'crs' attribute"),
         ("tinys1.h5", "s1_1", lambda g: g.attrs.__setitem__("crs", 99999), "not an EPSG code"),
+        ("tinys1.h5", "s1_1", lambda g: g.attrs.__setitem__("crs", "UTM 33N"), "not an EPSG code"),
         ("tinys1.h5", "s1_1", lambda g: (g.__delitem__("image"), g.create_dataset("image", data=np.zeros((12, 120, 120), np.float32))), "metadata says s1"),
     ],
-    ids=["band-count", "shape", "nan-only", "missing-attribute", "unknown-crs", "modality-mismatch"],
+    ids=["band-count", "shape", "nan-only", "missing-attribute", "unknown-crs", "crs-text", "modality-mismatch"],
 )
 def test_bad_sample_is_named(tiny_corpus: tuple[Path, list[Patch]], shard: str, key: str, edit, expected: str) -> None:
     root, _ = tiny_corpus

@@ -69,6 +69,7 @@ __all__ = [
     "Patch",
     "check_patch",
     "lonlat",
+    "parse_crs",
     "read_captions",
     "read_qrels",
     "read_queries",
@@ -134,6 +135,19 @@ def check_patch(patch: Patch) -> None:
             f"{where}: mask must be None or uint8 with shape ({PATCH_SIZE}, {PATCH_SIZE}), "
             f"got {getattr(mask, 'dtype', type(mask))} {getattr(mask, 'shape', '')}"
         )
+
+
+def parse_crs(value: Any) -> int:
+    """EPSG code of a ``crs`` attribute: an integer, or a string such as ``"32633"`` / ``"EPSG:32633"`` (chapter 0).
+
+    Raises:
+        ValueError: if the value holds no EPSG code.
+    """
+    text = _decode_str(value.item() if isinstance(value, np.ndarray) else value).strip()
+    match = re.fullmatch(r"(?:EPSG:)?(\d+)", text, flags=re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"crs {text!r} is not an EPSG code (expected e.g. 32633 or 'EPSG:32633')")
+    return int(match.group(1))
 
 
 def source_of_shard(shard: str) -> str:
@@ -399,7 +413,7 @@ class CrisisLandMark:
             key=key,
             image=group["image"][()].astype(np.float32, copy=False),
             coords=group["coords"][()].astype(np.float32, copy=False),
-            crs=int(attrs["crs"]),
+            crs=parse_crs(attrs["crs"]),
             labels=_decode_labels(attrs["labels"]) if "labels" in attrs else list(self.metadata["labels"].iat[self._index[key]]),
             timestamp=_decode_str(attrs["timestamp"]) if "timestamp" in attrs else None,
             mask=group["mask"][()] if "mask" in group else None,

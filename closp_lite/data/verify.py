@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from closp_lite.data.bands import N_BANDS, PATCH_SIZE, modality_from_bands
-from closp_lite.data.format import MASTER, METADATA
+from closp_lite.data.format import MASTER, METADATA, parse_crs
 
 __all__ = ["Problem", "VerifyReport", "verify"]
 
@@ -90,9 +90,12 @@ def _check_sample(group: h5py.Group, modality: str | None) -> list[str]:
         return [*messages, f"cannot read the data ({err}); the file is damaged - download it again"]
     if not np.isfinite(image).any():
         messages.append("image is all NaN / infinite (no valid pixel)")
-    crs = group.attrs["crs"]
-    if not np.issubdtype(np.asarray(crs).dtype, np.integer) or not _crs_known(int(crs)):
-        messages.append(f"crs {crs!r} is not an EPSG code pyproj knows")
+    try:
+        known = _crs_known(parse_crs(group.attrs["crs"]))
+    except ValueError:
+        known = False
+    if not known:
+        messages.append(f"crs {group.attrs['crs']!r} is not an EPSG code pyproj knows")
     if "mask" in group and group["mask"].shape != (PATCH_SIZE, PATCH_SIZE):
         messages.append(f"mask shape {group['mask'].shape}, expected ({PATCH_SIZE}, {PATCH_SIZE})")
     return messages
