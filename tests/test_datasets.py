@@ -99,3 +99,13 @@ def test_plots_return_figures(tiny_corpus: tuple[Path, list[Patch]]) -> None:
     assert np.allclose(sample_rgb(patches[0]), rgb, atol=1e-5)
     with pytest.raises(ValueError):
         plot_samples([])
+
+
+def test_dataloader_workers_read_the_same_samples(tiny_corpus: tuple[Path, list[Patch]]) -> None:
+    root, _ = tiny_corpus
+    dataset = CrisisLandMarkDataset(root, modality="s2")
+    dataset[0]  # the parent opens a shard first: workers must not reuse its handle
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=2, collate_fn=collate)
+    got = {batch["key"][0]: batch["image"][0] for batch in loader}
+    assert sorted(got) == ["s2_0", "s2_1", "s2_2"]
+    assert all(torch.equal(got[dataset[i]["key"]], dataset[i]["image"]) for i in range(3))
