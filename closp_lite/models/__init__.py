@@ -1,0 +1,5 @@
+"""Models of closp-lite (chapter 5): the MiniLM text tower, image towers and the three-tower CLOSP.
+
+Import the submodules (``closp_lite.models.text``, ``.image``, ``.closp``); this package imports
+nothing heavy itself.
+"""

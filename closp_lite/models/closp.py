@@ -1,0 +1,154 @@
+"""CLOSP-lite: three towers (text, Sentinel-1, Sentinel-2) meeting in one 384-d space (chapter 5).
+
+Images are routed by channel count (2 -> S1 tower, 13 -> S2 tower) unless the modality is given.
+The text tower is MiniLM, frozen by default (its embeddings are cached per caption, which makes
+training on a CPU cheap) and fine-tunable with ``train_text=True``.
+
+The RGB-only baseline (``rgb=True``, chapter 6) feeds each tower three channels instead of all the
+bands: S2 -> B4, B3, B2 and S1 -> VV, VH, VV - VH (pseudo-RGB). It uses the same tower architecture
+on 3 channels rather than an open_clip image tower, so that it differs from CLOSP-lite in the
+inputs only (no pretrained open_clip weights can be downloaded here anyway).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from closp_lite.data.bands import S2_MODEL_BANDS, modality_from_bands
+from closp_lite.models.image import Arch, ImageTower, TowerConfig, init_from, tower_for
+from closp_lite.models.text import CLOSP_MAX_LENGTH, Pooling, TextEncoder
+
+MODALITIES: tuple[str, ...] = ("s1", "s2")
+_RGB_S2 = [S2_MODEL_BANDS.index(b) for b in ("B4", "B3", "B2")]
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.pt"
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a :class:`CLOSP` model (chapter 5)."""
+
+    arch: Arch = "small_cnn"
+    width: int = 32
+    rgb: bool = False
+    pooling: Pooling = "cls"
+    max_length: int = CLOSP_MAX_LENGTH
+    train_text: bool = False
+    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file or torchgeo enum name
+
+    def tower(self, modality: str) -> TowerConfig:
+        """Return the tower configuration of ``modality``."""
+        return tower_for(modality, self.arch, self.width, self.rgb)
+
+
+def to_rgb(images: torch.Tensor, modality: str) -> torch.Tensor:
+    """Reduce model-ready images to the RGB baseline's 3 channels (chapter 6).
+
+    S2 (13 ch) -> B4, B3, B2; S1 (2 ch, dB) -> VV, VH, VV - VH.
+    """
+    if modality == "s2":
+        return images[:, _RGB_S2]
+    if modality == "s1":
+        return torch.cat([images, images[:, :1] - images[:, 1:2]], dim=1)
+    raise ValueError(f"unknown modality {modality!r}: choose s1 or s2")
+
+
+class CLOSP(nn.Module):
+    """Text, S1 and S2 towers in one 384-d space (chapter 5)."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.text = TextEncoder(self.config.pooling, self.config.max_length, trainable=self.config.train_text)
+        self.towers = nn.ModuleDict({m: ImageTower(self.config.tower(m)) for m in MODALITIES})
+        for modality, weights in self.config.weights.items():
+            if modality not in self.towers:
+                raise ValueError(f"weights given for unknown modality {modality!r}: use s1 or s2")
+            init_from(self.towers[modality], weights)
+
+    def image_parameters(self) -> list[nn.Parameter]:
+        """Parameters the optimiser trains (image towers, plus the text tower when fine-tuned)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def route(self, images: torch.Tensor, modality: str | None = None) -> str:
+        """Return the modality of a batch: ``modality`` if given, else from the channel count."""
+        if images.ndim != 4:
+            raise ValueError(f"expected a batch (N, C, H, W), got shape {tuple(images.shape)}")
+        if images.shape[1] == 12:
+            raise ValueError("got 12 channels: S2 model inputs have 13 (bands.to_model_input inserts B10)")
+        found = modality_from_bands(images.shape[1])
+        if modality is not None and modality != found:
+            raise ValueError(f"images have {images.shape[1]} channels ({found}) but modality={modality!r} was given")
+        return found
+
+    def encode_image(self, images: torch.Tensor, modality: str | None = None) -> torch.Tensor:
+        """Embed model-ready images (N, 2 or 13, H, W) to (N, 384) unit vectors (chapter 5)."""
+        modality = self.route(images, modality)
+        if self.config.rgb:
+            images = to_rgb(images, modality)
+        return self.towers[modality](images)
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """Embed captions or queries to (N, 384) unit vectors on the model's device (chapter 5).
+
+        A frozen text tower uses its per-caption cache; a fine-tuned one keeps gradients.
+        """
+        device = next(self.towers.parameters()).device
+        if self.config.train_text:
+            return self.text(texts)
+        return self.text.encode(texts).to(device)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``config.json`` and ``model.pt`` (state dict) to ``folder``; return the folder (chapter 5)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
+        atomic_save(self.trainable_state(), folder / WEIGHTS_FILE)
+        return folder
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """State dict without the frozen text tower (which always comes from the offline package)."""
+        state = self.state_dict()
+        if self.config.train_text:
+            return state
+        return {k: v for k, v in state.items() if not k.startswith("text.")}
+
+    @classmethod
+    def load(cls, folder: str | Path, map_location: str | torch.device = "cpu") -> CLOSP:
+        """Rebuild a model saved with :meth:`save` (``weights_only=True``) (chapter 5).
+
+        Raises:
+            FileNotFoundError: if ``config.json`` or ``model.pt`` is missing.
+        """
+        folder = Path(folder)
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(f"no {name} in {folder}: is it a run folder written by `closp-lite train`?")
+        settings = json.loads((folder / CONFIG_FILE).read_text())
+        settings["weights"] = {}  # the saved state dict already holds the initial weights
+        model = cls(ModelConfig(**settings))
+        state = torch.load(folder / WEIGHTS_FILE, map_location=map_location, weights_only=True)
+        expected = set(model.trainable_state())
+        if set(state) != expected:
+            raise ValueError(
+                f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: missing {sorted(expected - set(state))[:5]}, "
+                f"unexpected {sorted(set(state) - expected)[:5]}"
+            )
+        model.load_state_dict(state, strict=False)
+        return model.eval()
+
+
+def atomic_save(obj: object, path: str | Path) -> None:
+    """``torch.save`` to a temporary file, then ``os.replace``: a crash never leaves half a file (chapter 5)."""
+    import os
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
