@@ -1,0 +1,341 @@
+"""The one training loop of closp-lite, used by chapter 5 and ``closp-lite train`` (chapter 5).
+
+Each step draws one S2 mini-batch and one S1 mini-batch (the shorter loader cycles), embeds the
+images with their own tower and the captions with the (frozen, cached) text tower, and applies the
+CLOSP loss per modality. AdamW + OneCycle (10 % warm-up), random flips on training batches only,
+a validation loss every epoch and best-model selection.
+
+A run folder holds ``config.json`` + ``model.pt`` (the best model, readable by
+:meth:`closp_lite.models.closp.CLOSP.load`), ``train_config.json``, ``log.csv`` (one row per epoch)
+and ``checkpoint.pt`` (model, optimiser, scheduler, loss, RNG states, step). Checkpoints are written
+atomically. All randomness (data order, flips) is derived from ``(seed, epoch, step)``, so a run
+interrupted after any step and resumed gives exactly the weights of an uninterrupted run.
+
+The loop is plain PyTorch in one process; the loss already all-gathers features, so wrapping the
+model and loaders with Lightning Fabric or DDP is the step to several GPUs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from closp_lite.config import get_device, seed_everything, settings
+from closp_lite.losses import ClospLoss
+from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.csv"
+TRAIN_CONFIG = "train_config.json"
+LOG_FIELDS = ("epoch", "step", "train_loss", "train_s1", "train_s2", "val_loss", "val_s1", "val_s2", "lr", "scale", "data_s", "compute_s")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (chapter 5). ``None`` sizes come from the scale mode."""
+
+    mode: str | None = None
+    data: str | None = None  # corpus folder; None = the simulated corpus of the mode
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    seed: int = 42
+    val_fraction: float = 0.1
+    modalities: tuple[str, ...] = ("s1", "s2")
+    text_style: str = "closp"
+    learnable_scale: bool = False
+    label_aware: bool = False
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def resolved(self) -> TrainConfig:
+        """Return a copy with the mode's epochs and batch size filled in."""
+        scale = settings(self.mode)
+        return TrainConfig(**{**self._flat(), "mode": scale.mode, "epochs": self.epochs or scale.epochs,
+                              "batch_size": self.batch_size or scale.batch_size, "model": self.model})  # fmt: skip
+
+    def _flat(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {**asdict(self), "modalities": list(self.modalities)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict (e.g. a JSON or TOML file); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}: known are {sorted(known)}")
+        values = dict(values)
+        if "model" in values:
+            values["model"] = ModelConfig(**values["model"])
+        if "modalities" in values:
+            values["modalities"] = tuple(values["modalities"])
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a ``.json`` or ``.toml`` config file (chapter 5).
+
+        Raises:
+            FileNotFoundError: if the file is missing. ValueError: for another suffix or unknown keys.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no training config at {path}")
+        if path.suffix == ".json":
+            return cls.from_dict(json.loads(path.read_text()))
+        if path.suffix == ".toml":
+            import tomllib
+
+            return cls.from_dict(tomllib.loads(path.read_text()))
+        raise ValueError(f"{path}: a training config is a .json or .toml file")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (chapter 5)."""
+
+    out_dir: Path
+    best_epoch: int
+    best_val_loss: float
+    steps: int
+    log: list[dict[str, float]]
+    seconds: float
+    samples_per_second: float
+
+
+Split = dict[str, tuple[Dataset, Dataset]]  # modality -> (train, validation)
+
+
+def corpus_splits(config: TrainConfig) -> Split:
+    """Train/validation datasets per modality from the corpus' ``train`` split (chapter 5).
+
+    A fixed, seeded fraction of the training keys is held out for validation (upstream used a
+    random 0.2 % of the corpus split, which the evaluation searches; holding out training keys keeps
+    the evaluation corpus untouched).
+    """
+    from closp_lite.data.datasets import CrisisLandMarkDataset
+
+    root = config.data
+    if root is None:
+        from closp_lite.simulate import sample_corpus
+
+        root = str(sample_corpus(config.mode))
+    out: Split = {}
+    for modality in config.modalities:
+        full = CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style)
+        keys = list(full.metadata["key"])
+        order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(config.seed)).tolist()
+        n_val = max(1, round(config.val_fraction * len(keys)))
+        val_keys = [keys[i] for i in sorted(order[:n_val])]
+        train_keys = [keys[i] for i in sorted(order[n_val:])]
+        make = lambda ks: CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style, keys=ks)  # noqa: E731
+        out[modality] = (make(train_keys), make(val_keys))
+    return out
+
+
+def _loader(dataset: Dataset, batch_size: int, seed: int | None) -> DataLoader:
+    from closp_lite.data.datasets import collate
+
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=seed is not None, generator=generator,
+                      drop_last=seed is not None and len(dataset) >= batch_size, collate_fn=collate)  # fmt: skip
+
+
+def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int) -> Iterator[dict[str, dict]]:
+    """Yield ``{modality: batch}`` per step; the shorter modality's loader cycles with a new order."""
+    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch) for m, (train, _) in splits.items()}
+    steps = max(len(loader) for loader in loaders.values())
+    iterators = {m: iter(loader) for m, loader in loaders.items()}
+    for _ in range(steps):
+        batch = {}
+        for m, loader in loaders.items():
+            try:
+                batch[m] = next(iterators[m])
+            except StopIteration:
+                iterators[m] = iter(loader)
+                batch[m] = next(iterators[m])
+        yield batch
+
+
+def steps_per_epoch(splits: Split, batch_size: int) -> int:
+    """Number of steps in one epoch: the longer modality's batch count (chapter 5)."""
+    return max(len(_loader(train, batch_size, 0)) for train, _ in splits.values())
+
+
+def random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip each image horizontally and/or vertically with probability 1/2 (training only) (chapter 5)."""
+    flip_h, flip_v = torch.rand(2, len(images), generator=generator) < 0.5
+    images = torch.where(flip_h[:, None, None, None], images.flip(-1), images)
+    return torch.where(flip_v[:, None, None, None], images.flip(-2), images)
+
+
+def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
+    """Image and text features per modality, and the label keys for label-aware targets (chapter 5)."""
+    features, keys = {}, {}
+    for modality, part in batch.items():
+        images = part["image"] if generator is None else random_flips(part["image"], generator)
+        images = images.to(device)
+        features[modality] = (model.encode_image(images, modality), model.encode_text(part["text"]))
+        keys[modality] = [". ".join(labels) for labels in part["labels"]]
+    return features, keys
+
+
+def evaluate_loss(model: CLOSP, loss_fn: ClospLoss, splits: Split, batch_size: int, device: torch.device) -> dict[str, float]:
+    """Mean validation loss per modality and overall, without flips (chapter 5)."""
+    model.eval()
+    out = {}
+    with torch.no_grad():
+        for modality, (_, val) in splits.items():
+            values = []
+            for part in _loader(val, batch_size, None):
+                features, keys = batch_features(model, {modality: part}, None, device)
+                values.append(float(loss_fn(features, keys)[0]))
+            out[modality] = sum(values) / len(values)
+    out["loss"] = sum(out[m] for m in splits) / len(splits)
+    return out
+
+
+def _write_log(rows: list[dict[str, float]], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, float]]:
+    """Read ``log.csv`` of a run as a list of dicts of floats (chapter 5)."""
+    path = Path(run_dir) / LOG
+    if not path.is_file():
+        raise FileNotFoundError(f"no {LOG} in {run_dir}: train a model first (closp-lite train --out {run_dir})")
+    with path.open() as handle:
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def train(
+    config: TrainConfig, out_dir: str | Path, resume: bool = False, splits: Split | None = None,
+    stop_after: int | None = None, progress: bool = True,
+) -> TrainResult:  # fmt: skip
+    """Train CLOSP-lite and write the run folder ``out_dir``; return a :class:`TrainResult` (chapter 5).
+
+    Args:
+        config: the settings (mode defaults filled in by :meth:`TrainConfig.resolved`).
+        out_dir: the run folder.
+        resume: continue from ``out_dir/checkpoint.pt`` (the result equals an uninterrupted run).
+        splits: datasets per modality (default: :func:`corpus_splits` of the config's corpus).
+        stop_after: stop after this many optimiser steps in total (simulates an interruption).
+        progress: show tqdm bars.
+
+    Raises:
+        FileNotFoundError: if ``resume`` is set but there is no checkpoint.
+    """
+    from tqdm.auto import tqdm
+
+    config = config.resolved()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+    splits = splits or corpus_splits(config)
+    device = get_device()
+    model = CLOSP(config.model).to(device)
+    loss_fn = ClospLoss(config.learnable_scale, config.label_aware)
+    params = model.image_parameters() + [p for p in loss_fn.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    per_epoch = steps_per_epoch(splits, config.batch_size)
+    total = per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, pct_start=_warmup(config.warmup, total))
+    state = {"step": 0, "best_val": float("inf"), "best_epoch": -1, "log": [], "seconds": 0.0}
+    if resume:
+        state = _restore(out, model, loss_fn, optimizer, scheduler)
+    (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
+    start, data_s, compute_s, samples = time.perf_counter(), 0.0, 0.0, 0
+    for epoch in range(state["step"] // per_epoch, config.epochs):
+        model.train()
+        sums: dict[str, float] = {}
+        first = state["step"] - epoch * per_epoch  # steps of this epoch already done before a resume
+        bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        tick = time.perf_counter()
+        for index, batch in enumerate(_epoch_batches(splits, config.batch_size, config.seed, epoch)):
+            if index < first:
+                continue  # replaying the data order is cheap next to recomputing the step
+            loaded = time.perf_counter()
+            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state["step"])
+            features, keys = batch_features(model, batch, generator, device)
+            loss, parts = loss_fn(features, keys)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            state["step"] += 1
+            for name, value in {"loss": float(loss), **parts}.items():
+                sums[name] = sums.get(name, 0.0) + value
+            samples += sum(len(part["text"]) for part in batch.values())
+            data_s, compute_s, tick = data_s + loaded - tick, compute_s + time.perf_counter() - loaded, time.perf_counter()
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+            if stop_after is not None and state["step"] >= stop_after:
+                bar.close()
+                state["epoch_sums"] = sums
+                _checkpoint(out, model, loss_fn, optimizer, scheduler, state)
+                return _result(out, state, time.perf_counter() - start, samples)
+        bar.close()
+        sums = _merge_sums(state.pop("epoch_sums", {}), sums)
+        val = evaluate_loss(model, loss_fn, splits, config.batch_size, device)
+        row = {"epoch": epoch + 1, "step": state["step"], "train_loss": sums["loss"] / per_epoch,
+               **{f"train_{m}": sums.get(m, float("nan")) / per_epoch for m in ("s1", "s2")},
+               "val_loss": val["loss"], **{f"val_{m}": val.get(m, float("nan")) for m in ("s1", "s2")},
+               "lr": scheduler.get_last_lr()[0], "scale": float(loss_fn.scale), "data_s": data_s, "compute_s": compute_s}  # fmt: skip
+        state["log"].append(row)
+        if val["loss"] < state["best_val"]:
+            state["best_val"], state["best_epoch"] = val["loss"], epoch + 1
+            model.save(out)
+        _write_log(state["log"], out / LOG)
+        _checkpoint(out, model, loss_fn, optimizer, scheduler, state)
+    return _result(out, state, time.perf_counter() - start, samples)
+
+
+def _warmup(fraction: float, total: int) -> float:
+    # OneCycle divides by the warm-up length in steps, so very short runs need at least 2 warm-up steps.
+    return min(max(fraction, 2.0 / total), 0.5)
+
+
+def _merge_sums(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: before.get(k, 0.0) + after.get(k, 0.0) for k in set(before) | set(after)}
+
+
+def _checkpoint(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any, state: dict) -> None:
+    atomic_save({"model": model.trainable_state(), "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "state": state}, out / CHECKPOINT)  # fmt: skip
+
+
+def _restore(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any) -> dict:
+    path = out / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out} (start without --resume)")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["model"], strict=False)
+    loss_fn.load_state_dict(saved["loss"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["torch_rng"])
+    return saved["state"]
+
+
+def _result(out: Path, state: dict, seconds: float, samples: int) -> TrainResult:
+    return TrainResult(out, state["best_epoch"], state["best_val"], state["step"], list(state["log"]), seconds,
+                       samples / seconds if seconds > 0 else 0.0)  # fmt: skip
+
