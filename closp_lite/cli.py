@@ -266,7 +266,44 @@ def _queries_build(args: argparse.Namespace) -> int:
 
 
 def _add_model_commands(sub: argparse._SubParsersAction) -> None:
+    _add_train_command(sub)
     _add_retrieval_commands(sub)
+
+
+# ---------------------------------------------------------------- train (chapter 5)
+
+
+def _add_train_command(sub: argparse._SubParsersAction) -> None:
+    parser = _command(sub, "train", _train, "train CLOSP-lite (text as the bridge between S1 and S2) into a run folder")
+    parser.add_argument("--mode", choices=("tiny", "sample", "full"), default=None, help="scale mode (default: $CLOSP_LITE_MODE or sample)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (model, log.csv, checkpoint)")
+    parser.add_argument("--config", type=Path, default=None, help="a .json or .toml file of training settings")
+    parser.add_argument("--data", type=str, default=None, help="corpus folder (default: the simulated corpus of the mode)")
+    parser.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the mode's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size per modality (default: the mode's)")
+    parser.add_argument("--lr", type=float, default=None, help="maximum learning rate of OneCycle")
+    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--label-aware", action="store_true", help="multi-positive targets for equal label sets")
+    parser.add_argument("--learnable-scale", action="store_true", help="CLIP's learnable temperature instead of 1.0")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    _add_json(parser)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from closp_lite.training import TrainConfig, train
+
+    config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    flags = {"mode": args.mode, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    config = replace(config, **{k: v for k, v in flags.items() if v is not None})
+    config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale or args.learnable_scale)
+    result = train(config, args.out, resume=args.resume, progress=not args.json)
+    payload = {"out": str(result.out_dir), "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+               "steps": result.steps, "seconds": round(result.seconds, 1), "samples_per_second": round(result.samples_per_second, 1)}  # fmt: skip
+    emit(args, payload, f"trained {result.steps} steps in {result.seconds:.0f} s; best epoch {result.best_epoch} "
+         f"(validation loss {result.best_val_loss:.4f}); run folder {result.out_dir}")  # fmt: skip
+    return 0
 
 
 # ---------------------------------------------------------------- evaluate, embed, search (chapter 6)

@@ -138,7 +138,7 @@ def corpus_splits(config: TrainConfig) -> Split:
         full = CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style)
         keys = list(full.metadata["key"])
         order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(config.seed)).tolist()
-        n_val = max(1, round(config.val_fraction * len(keys)))
+        n_val = max(2, round(config.val_fraction * len(keys)))  # one sample would give a loss of 0
         val_keys = [keys[i] for i in sorted(order[:n_val])]
         train_keys = [keys[i] for i in sorted(order[n_val:])]
         make = lambda ks: CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style, keys=ks)  # noqa: E731
@@ -281,12 +281,12 @@ def train(
             optimizer.step()
             scheduler.step()
             state["step"] += 1
-            for name, value in {"loss": float(loss), **parts}.items():
+            for name, value in {"loss": float(loss.detach()), **parts}.items():
                 sums[name] = sums.get(name, 0.0) + value
             samples += sum(len(part["text"]) for part in batch.values())
             data_s, compute_s, tick = data_s + loaded - tick, compute_s + time.perf_counter() - loaded, time.perf_counter()
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             if stop_after is not None and state["step"] >= stop_after:
                 bar.close()
                 state["epoch_sums"] = sums

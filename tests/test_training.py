@@ -89,3 +89,17 @@ def test_flips_and_config_files(tmp_path) -> None:
     (tmp_path / "bad.json").write_text('{"epochz": 3}')
     with pytest.raises(ValueError, match="epochz"):
         TrainConfig.from_file(tmp_path / "bad.json")
+
+
+def test_plots_from_the_log(tmp_path) -> None:
+    from closp_lite.plotting.training import plot_loss_curves, plot_similarity
+
+    train(_config(), tmp_path / "run", splits=_splits(), progress=False)
+    fig = plot_loss_curves(read_log(tmp_path / "run"))
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 4
+    heat = plot_similarity(torch.eye(3).numpy(), ["a", "b", "c"], ["a", "b", "c"])
+    assert heat.axes[0].images[0].get_array().shape == (3, 3)
+    with pytest.raises(ValueError, match="empty"):
+        plot_loss_curves([])
+    with pytest.raises(ValueError, match="labels"):
+        plot_similarity(torch.eye(3).numpy(), ["a"])

@@ -1,3 +1,71 @@
-"""Plotting for training; every function returns a Figure."""
+"""Plotting for training (chapter 5); every function returns a Figure.
 
-__all__: list[str] = []
+* :func:`plot_loss_curves` - train and validation loss per epoch from a run's ``log.csv`` rows.
+* :func:`plot_similarity` - a similarity matrix (images x captions) as a heatmap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__: list[str] = ["plot_loss_curves", "plot_similarity"]
+
+
+def plot_loss_curves(log: Sequence[Mapping[str, float]], title: str | None = None) -> Figure:
+    """Train/validation loss per epoch, overall (left) and per modality (right) (chapter 5).
+
+    ``log`` is what :func:`closp_lite.training.read_log` returns (or ``TrainResult.log``).
+
+    Raises:
+        ValueError: if the log is empty.
+    """
+    if not log:
+        raise ValueError("the training log is empty: train at least one epoch")
+    epochs = [row["epoch"] for row in log]
+    fig = Figure(figsize=(9, 3.5))
+    left, right = fig.subplots(1, 2)
+    left.plot(epochs, [r["train_loss"] for r in log], "o-", label="train")
+    left.plot(epochs, [r["val_loss"] for r in log], "s--", label="validation")
+    left.set(xlabel="epoch", ylabel="CLOSP loss", title="step loss (mean over modalities)")
+    for modality, colour in (("s1", "tab:purple"), ("s2", "tab:green")):
+        right.plot(epochs, [r[f"train_{modality}"] for r in log], "o-", color=colour, label=f"{modality.upper()} train")
+        right.plot(epochs, [r[f"val_{modality}"] for r in log], "s--", color=colour, label=f"{modality.upper()} validation")
+    right.set(xlabel="epoch", title="per modality")
+    for ax in (left, right):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_similarity(
+    similarity: np.ndarray, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
+    title: str = "image-caption similarity",
+) -> Figure:  # fmt: skip
+    """Heatmap of a similarity matrix (rows: images, columns: captions); the diagonal holds the pairs (chapter 5).
+
+    Raises:
+        ValueError: if the matrix is not 2-D or the labels do not match its shape.
+    """
+    similarity = np.asarray(similarity, dtype=float)
+    if similarity.ndim != 2:
+        raise ValueError(f"a similarity matrix is 2-D, got shape {similarity.shape}")
+    for labels, size, name in ((row_labels, similarity.shape[0], "row"), (col_labels, similarity.shape[1], "column")):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"{len(labels)} {name} labels for {size} {name}s")
+    fig = Figure(figsize=(1.5 + 0.45 * similarity.shape[1], 1.2 + 0.4 * similarity.shape[0]))
+    ax = fig.subplots()
+    image = ax.imshow(similarity, cmap="viridis")
+    fig.colorbar(image, ax=ax, label="cosine similarity")
+    if row_labels is not None:
+        ax.set_yticks(range(len(row_labels)), row_labels, fontsize=7)
+    if col_labels is not None:
+        ax.set_xticks(range(len(col_labels)), col_labels, rotation=60, ha="right", fontsize=7)
+    ax.set(xlabel="captions", ylabel="images", title=title)
+    fig.tight_layout()
+    return fig
