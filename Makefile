@@ -22,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 test: setup
-	$(BIN)/python -m pytest -q
+	CLOSP_LITE_MODE=tiny $(BIN)/python -m pytest -q
 
 tour: setup
 	$(BIN)/closp-lite tour --out $(OUT)

@@ -308,7 +308,7 @@ def _train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- evaluate, embed, search (chapter 6)
 
-_RUN_HELP = "the model: 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
+_RUN_HELP = "the model: a run folder written by `closp-lite train`, or 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
 
 
 def _add_retrieval_commands(sub: argparse._SubParsersAction) -> None:
@@ -334,14 +334,9 @@ def _add_retrieval_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _encoders(run: str) -> Any:
-    from closp_lite.experiments import untrained_encoders
+    from closp_lite.experiments import run_encoders, untrained_encoders
 
-    if run == "untrained":
-        return untrained_encoders()
-    raise UserError(
-        f"cannot load the model {run!r}: this version evaluates the 'untrained' reference only "
-        "(loading a training run folder comes with `closp-lite train`)"
-    )
+    return untrained_encoders() if run == "untrained" else run_encoders(run)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -385,6 +380,28 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- the main job (chapter 0)
+
+
+def _add_tour_command(sub: argparse._SubParsersAction) -> None:
+    tour = _command(sub, "tour", _tour, "the main job: sample corpus, captions, training, evaluation, a search")
+    tour.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (default: outputs)")
+    tour.add_argument("--mode", choices=["tiny", "sample", "full"], help="scale (default: $CLOSP_LITE_MODE or sample)")
+    tour.add_argument("--query", default=None, help="the text to search for at the end")
+    _add_json(tour)
+
+
+def _tour(args: argparse.Namespace) -> int:
+    from closp_lite.tour import DEFAULT_QUERY, run_tour
+
+    summary = run_tour(args.out, args.mode, args.query or DEFAULT_QUERY)
+    lines = [f"closp-lite tour ({summary['mode']} mode) finished; outputs in {args.out.resolve()}:"]
+    lines += [f"  {name:<16} {path}" for name, path in summary["outputs"].items()]
+    lines += [f"  nDCG@1000 {name}: {by}" for name, by in summary["ndcg@1000"].items()]
+    emit(args, summary, "\n".join(lines))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the full ``closp-lite`` argument parser."""
     from closp_lite import __version__
@@ -399,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_commands(sub)
     _add_label_commands(sub)
     _add_model_commands(sub)
+    _add_tour_command(sub)
     return parser
 
 

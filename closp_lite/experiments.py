@@ -39,6 +39,7 @@ __all__ = [
     "evaluate_index",
     "load_queries",
     "read_images",
+    "run_encoders",
     "run_experiments",
     "search_text",
     "untrained_encoders",
@@ -77,6 +78,29 @@ def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", poolin
             return by_channels[images.shape[1]](images)
 
     return Encoders(image, text.encode, name="untrained")
+
+
+def run_encoders(run_dir: str | Path) -> Encoders:
+    """The trained model of a run folder written by ``closp-lite train`` (chapter 6).
+
+    Raises:
+        FileNotFoundError: if the folder holds no saved model.
+    """
+    import torch
+
+    from closp_lite.models.closp import CLOSP
+
+    model = CLOSP.load(run_dir).eval()
+
+    def image(images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model.encode_image(images)
+
+    def text(texts: Sequence[str]) -> torch.Tensor:
+        with torch.no_grad():
+            return model.encode_text(texts)
+
+    return Encoders(image, text, name=Path(run_dir).name)
 
 
 def _split_table(corpus: Any, split: str | None) -> Any:
