@@ -7,7 +7,7 @@ and comparison), ``calibration.md`` (the same as tables, for the book) and ``cal
 (summary with the command, machine and date):
 
 1. **Real BigEarthNet examples** (6 S1 + S2 pairs shipped with ``bigearthnet-common``, read
-   from its GeoTIFFs; CORINE labels harmonized by :func:`closp_lite.labels.harmonize`). Real
+   through :func:`closp_lite.data.load_examples`; CORINE labels harmonized by :func:`closp_lite.labels.harmonize`). Real
    patches have patch-level CORINE labels, not pixel maps, so pixels are assigned to a Dynamic
    World class by a transparent rule: the index cover type of the pixel
    (:func:`closp_lite.physics.optical.index_cover`) decides, among the patch's harmonized labels,
@@ -29,10 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import importlib.util
 import sys
-import tarfile
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -95,48 +92,27 @@ def nearest_region(lon: float, lat: float) -> str:
     return min(centres)[1]
 
 
-def _read_pair(s2_dir: Path, s1_dir: Path) -> dict:
-    """One real pair: S2 bands stacked at 10 m (20/60 m bands repeated), S1 VV/VH, labels, place, date."""
-    import json
+def real_examples() -> list[dict]:
+    """The 6 real S1 + S2 pairs shipped with ``bigearthnet-common``, read through the library.
 
-    import rasterio
-    from pyproj import Transformer
-
+    ``closp_lite.data.load_examples`` converts them to the CrisisLandMark format (20 m and 60 m
+    bands resampled bilinearly to 10 m); ``example_pairs`` keeps the S1/S2 pairing.
+    """
+    from closp_lite.data import CrisisLandMark, example_pairs, load_examples, lonlat
     from closp_lite.labels import harmonize
 
-    bands = []
-    for band in S2_BANDS:
-        with rasterio.open(s2_dir / f"{s2_dir.name}_B{band[1:].zfill(2)}.tif") as src:
-            values = src.read(1).astype(np.float32)
-        factor = 120 // values.shape[0]
-        bands.append(np.repeat(np.repeat(values, factor, axis=0), factor, axis=1))
-    s1 = np.stack([rasterio.open(s1_dir / f"{s1_dir.name}_{pol}.tif").read(1) for pol in S1_BANDS])
-    meta = json.loads((s2_dir / f"{s2_dir.name}_labels_metadata.json").read_text())
-    harmonized = harmonize(meta["labels"])
-    if harmonized.unmapped:
-        raise ValueError(f"example {s2_dir.name}: labels {harmonized.unmapped} could not be harmonized")
-    with rasterio.open(s2_dir / f"{s2_dir.name}_B02.tif") as src:
-        x, y = src.xy(60, 60)
-        lon, lat = Transformer.from_crs(src.crs.to_epsg(), 4326, always_xy=True).transform(x, y)
-    return {"key": s2_dir.name, "s1": s1, "s2": np.stack(bands), "labels": set(harmonized.labels) & set(DW_CLASSES),
-            "lon": lon, "lat": lat, "date": dt.date.fromisoformat(meta["acquisition_date"][:10])}  # fmt: skip
-
-
-def real_examples(folder: Path) -> list[dict]:
-    """The 6 real S1 + S2 pairs of the ``bigearthnet-common`` example archives, unpacked into ``folder``.
-
-    Read straight from the GeoTIFFs: 20 m and 60 m bands are repeated to 10 m (nearest), which
-    keeps every class mean unchanged. S1 and S2 patches of a pair share the grid-cell suffix.
-    """
-    package = Path(importlib.util.find_spec("bigearthnet_common").submodule_search_locations[0])
-    for name in ("BigEarthNet-S1-Example", "BigEarthNet-S2-Example"):
-        with tarfile.open(package / f"{name}.tar.bz2") as archive:
-            archive.extractall(folder, filter="data")
+    root = load_examples()
     pairs = []
-    for s2_dir in sorted((folder / "BigEarthNet-S2-Example").iterdir()):
-        cell = "_".join(s2_dir.name.split("_")[-2:])
-        (s1_dir,) = (folder / "BigEarthNet-S1-Example").glob(f"*_{cell}")
-        pairs.append(_read_pair(s2_dir, s1_dir))
+    with CrisisLandMark(root) as corpus:
+        for s1_key, s2_key in example_pairs(root):
+            s1, s2 = corpus.read(s1_key), corpus.read(s2_key)
+            harmonized = harmonize(s2.labels)
+            if harmonized.unmapped:
+                raise ValueError(f"example {s2_key}: labels {harmonized.unmapped} could not be harmonized")
+            lon, lat = lonlat(s2)
+            pairs.append({"key": s2_key, "s1": s1.image, "s2": s2.image, "lon": lon, "lat": lat,
+                          "labels": set(harmonized.labels) & set(DW_CLASSES),
+                          "date": dt.date.fromisoformat(str(s2.timestamp)[:10])})  # fmt: skip
     return pairs
 
 
@@ -292,9 +268,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="simulated scenes per real example and per class")
     parser.add_argument("--n", type=int, default=200, help="simulated patches per modality for the dataset means")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        examples = real_examples(Path(tmp))
-    rows = compare_examples(examples, args.seeds) + compare_dataset_means(args.n) + compare_typical_backscatter(args.seeds)
+    rows = compare_examples(real_examples(), args.seeds) + compare_dataset_means(args.n) + compare_typical_backscatter(args.seeds)
     paths = write_tables(rows)
     summary = summarise(rows)
     print(summary)
