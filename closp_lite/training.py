@@ -287,7 +287,8 @@ def train(
             data_s, compute_s, tick = data_s + loaded - tick, compute_s + time.perf_counter() - loaded, time.perf_counter()
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-            if stop_after is not None and state["step"] >= stop_after:
+            # At an epoch's last step, fall through so the epoch is validated and logged before stopping.
+            if stop_after is not None and state["step"] >= stop_after and index + 1 < per_epoch:
                 bar.close()
                 state["epoch_sums"] = sums
                 _checkpoint(out, model, loss_fn, optimizer, scheduler, state)
@@ -305,6 +306,8 @@ def train(
             model.save(out)
         _write_log(state["log"], out / LOG)
         _checkpoint(out, model, loss_fn, optimizer, scheduler, state)
+        if stop_after is not None and state["step"] >= stop_after:
+            return _result(out, state, time.perf_counter() - start, samples)
     return _result(out, state, time.perf_counter() - start, samples)
 
 
