@@ -146,4 +146,4 @@ def test_cli_embed_search_evaluate(corpus: Path, tmp_path: Path, capsys: pytest.
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert set(metrics) == {"s1", "s2", "mixed"} and 0 <= metrics["mixed"]["ndcg@1000"] <= 100
     assert main(["search", "grass", "--run", "my_run/", "--data", str(corpus)]) == 1
-    assert "cannot load the model" in capsys.readouterr().err
+    assert "is it a run folder written by `closp-lite train`" in capsys.readouterr().err
