@@ -6,18 +6,15 @@ Writes ``benchmarks/results/retrieval.json`` (what chapter 6 reads) and ``retrie
 table for people). Every number is measured on **simulated** data; the paper's numbers are quoted
 beside them only as the paper's.
 
-Experiments run today:
+Experiments:
 
-* ``untrained``: random image towers (small CNN) + the pretrained, frozen MiniLM text tower.
-  What any trained model must beat.
 * ``random embeddings``: random vectors for images and queries - the chance level of each metric
   on this corpus and query set (not 0: the corpus is small and the queries are broad).
-
-The ablations that need training (CLOSP-lite unified S1 + S2 vs SAR-only and optical-only
-training, the RGB-only baseline, faithful vs label-aware loss, CLOSP text vs richer captions)
-are listed under ``pending`` with what they need: the training loop (``closp_lite.training``) was
-not in the repository when this file was written. Add them to :func:`experiments` as
-``name -> builder`` once a run folder can be turned into encoders.
+* ``untrained``: random image towers (small CNN) + the pretrained, frozen MiniLM text tower.
+* Trained ablations (``TRAINED``), each one ``closp_lite.training.train`` run with the mode's
+  default settings and the same seed: CLOSP-lite unified (S1 + S2) vs SAR-only and optical-only
+  training, the RGB-only baseline, the label-aware loss, and template captions instead of the
+  CLOSP text.
 
 Queries: one per label of the 12-label vocabulary, in CLOSP's text style (``"water"``), plus one
 per pair of labels that occurs together in the searched corpus (``"crops. water"``). Relevance is
@@ -28,9 +25,11 @@ binary). The searched corpus is the ``test`` split (80%), as upstream.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -39,10 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_result  # noqa: E402
 
 from closp_lite import seed_everything  # noqa: E402
-from closp_lite.captions import closp_text  # noqa: E402
-from closp_lite.experiments import Encoders, corpus_labels, run_experiments, untrained_encoders  # noqa: E402
+from closp_lite.captions import build_captions, closp_text  # noqa: E402
+from closp_lite.experiments import Encoders, corpus_labels, run_encoders, run_experiments, untrained_encoders  # noqa: E402
 from closp_lite.labels import VOCABULARY  # noqa: E402
+from closp_lite.models.closp import ModelConfig  # noqa: E402
 from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
+from closp_lite.training import TrainConfig, train  # noqa: E402
 
 PAPER = {
     "source": "Rege Cambrin et al., arXiv 2507.10403 (CLOSP), numbers as quoted in shared/reference/closp.md section 5 (unverified)",
@@ -50,14 +51,6 @@ PAPER = {
     "CLOSP ndcg@1000 S2 corpus": 54.80,
     "GeoCLOSP ndcg@1000 overall": 57.76,
     "best baseline ndcg@1000 overall": 37.88,
-}
-PENDING = {
-    "closp-lite unified (S1+S2)": "training loop closp_lite.training",
-    "SAR-only training": "training loop closp_lite.training",
-    "optical-only training": "training loop closp_lite.training",
-    "RGB-only baseline": "training loop closp_lite.training (RGB towers exist in closp_lite.models.image)",
-    "label-aware loss": "training loop closp_lite.training (loss exists in closp_lite.losses)",
-    "richer captions": "training loop closp_lite.training and captions.parquet styles",
 }
 
 
@@ -86,8 +79,30 @@ def random_embeddings(seed: int, dim: int = 384) -> Encoders:
     )
 
 
-def experiments(seed: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """The experiments that can run: name -> builder, and their descriptions."""
+TRAINED = {
+    # name -> (TrainConfig overrides, description)
+    "closp-lite unified (S1+S2)": ({}, "small-CNN towers trained on S1 and S2 with CLOSP text, faithful loss"),
+    "SAR-only training": ({"modalities": ("s1",)}, "trained on S1 only: no optical knowledge through text"),
+    "optical-only training": ({"modalities": ("s2",)}, "trained on S2 only"),
+    "RGB-only baseline": ({"rgb": True}, "same training on 3 channels: S2 B4,B3,B2; S1 VV,VH,VV-VH"),
+    "label-aware loss": ({"label_aware": True}, "multi-positive targets for samples with the same caption"),
+    "template captions": ({"text_style": "template"}, "trained on template captions instead of CLOSP text"),
+}
+
+
+def trained_encoders(root: Path, mode: str, seed: int, runs: Path, name: str, overrides: dict[str, Any]) -> Encoders:
+    """Train one ablation in ``runs/`` and return its encoders."""
+    overrides = dict(overrides)
+    model = ModelConfig(rgb=overrides.pop("rgb", False))
+    folder = runs / name.split(" ")[0].lower().replace("-", "_")
+    train(TrainConfig(mode=mode, data=str(root), seed=seed, model=model, **overrides), folder, progress=False)
+    encoders = run_encoders(folder)
+    encoders.name = name
+    return encoders
+
+
+def experiments(seed: int, mode: str, root: Path, runs: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The experiments: name -> builder, and their descriptions."""
     builders = {
         "random embeddings": lambda: random_embeddings(seed),
         "untrained": lambda: untrained_encoders(seed),
@@ -96,6 +111,9 @@ def experiments(seed: int) -> tuple[dict[str, Any], dict[str, str]]:
         "random embeddings": "random vectors for images and queries: chance level",
         "untrained": "random small-CNN image towers + frozen pretrained MiniLM ([CLS] pooling)",
     }
+    for name, (overrides, description) in TRAINED.items():
+        builders[name] = functools.partial(trained_encoders, root, mode, seed, runs, name, overrides)
+        descriptions[name] = description
     return builders, descriptions
 
 
@@ -119,7 +137,6 @@ def markdown(record: dict[str, Any]) -> str:
                 f"| {name} | {corpus} | {m['ndcg@1000']:.2f} | {m['map@1000']:.2f} | {m['R@1']:.1f} | {m['R@5']:.1f} "
                 f"| {m['R@10']:.1f} | {m['mR']:.1f} | {m['n_documents']} |"
             )
-    lines += ["", "Pending (not run): " + "; ".join(f"{k} (needs {v})" for k, v in record["results"]["pending"].items()), ""]
     return "\n".join(lines)
 
 
@@ -132,8 +149,10 @@ def main() -> None:
     seed_everything(args.seed)
     root = sample_corpus(args.mode, seed=args.seed)
     queries, qrels = build_queries(root)
-    builders, descriptions = experiments(args.seed)
-    results = run_experiments(root, builders, queries, qrels, descriptions=descriptions)
+    build_captions(root, seed=args.seed, progress=False)  # the template-captions ablation reads them
+    with tempfile.TemporaryDirectory() as runs:
+        builders, descriptions = experiments(args.seed, args.mode, root, Path(runs))
+        results = run_experiments(root, builders, queries, qrels, descriptions=descriptions)
     payload = {
         "mode": args.mode,
         "seed": args.seed,
@@ -143,7 +162,7 @@ def main() -> None:
         "query_set": "one per label + one per co-occurring label pair, CLOSP text; graded relevance = labels shared",
         "relevance_histogram": dict(Counter(int(g) for judged in qrels.values() for g in judged.values())),
         "experiments": results,
-        "pending": PENDING,
+        "training": "each trained ablation: TrainConfig defaults of the mode (closp_lite.config.settings), same seed",
         "paper": PAPER,
     }
     path = write_result("retrieval", payload)
