@@ -107,26 +107,33 @@ class ClospLoss(nn.Module):
         """The current logit scale (``exp(log_scale)`` clamped at 100)."""
         return self.log_scale.exp().clamp(max=CLIP_MAX_SCALE)
 
-    def modality_loss(self, image: torch.Tensor, text: torch.Tensor, keys: Sequence[str] | None = None) -> torch.Tensor:
-        """Loss of one modality's images against their captions (gathered across processes)."""
-        image, text = gather_features(image), gather_features(text)
+    def modality_loss(
+        self, image: torch.Tensor, text: torch.Tensor, keys: Sequence[str] | None = None, gather: bool = True
+    ) -> torch.Tensor:
+        """Loss of one modality's images against their captions, gathered across processes unless ``gather=False``."""
+        if gather:
+            image, text = gather_features(image), gather_features(text)
         targets = None
         if self.label_aware:
             if keys is None:
                 raise ValueError("label_aware=True needs the captions (keys) of every image")
-            targets = positive_targets(gather_keys(keys), len(image), image.device)
+            targets = positive_targets(gather_keys(keys) if gather else list(keys), len(image), image.device)
         return contrastive_loss(image, text, self.scale, targets)
 
     def forward(
-        self, features: Mapping[str, tuple[torch.Tensor, torch.Tensor]], keys: Mapping[str, Sequence[str]] | None = None
+        self,
+        features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+        keys: Mapping[str, Sequence[str]] | None = None,
+        gather: bool = True,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Return the step loss and the per-modality values.
 
         ``features`` maps a modality (``"s1"``, ``"s2"``) to ``(image_features, text_features)``;
-        ``keys`` maps it to the captions (needed when ``label_aware``).
+        ``keys`` maps it to the captions (needed when ``label_aware``). ``gather=False`` keeps each
+        process's features to itself (validation, where every process sees the whole set).
         """
         if not features:
             raise ValueError("no modality in the batch: pass at least one of s1, s2")
-        losses = {m: self.modality_loss(img, txt, (keys or {}).get(m)) for m, (img, txt) in features.items()}
+        losses = {m: self.modality_loss(img, txt, (keys or {}).get(m), gather) for m, (img, txt) in features.items()}
         total = torch.stack(list(losses.values())).mean()
         return total, {m: float(v.detach()) for m, v in losses.items()}

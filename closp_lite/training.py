@@ -11,31 +11,39 @@ and ``checkpoint.pt`` (model, optimiser, scheduler, loss, RNG states, step). Che
 atomically. All randomness (data order, flips) is derived from ``(seed, epoch, step)``, so a run
 interrupted after any step and resumed gives exactly the weights of an uninterrupted run.
 
-The loop is plain PyTorch in one process; the loss already all-gathers features, so wrapping the
-model and loaders with Lightning Fabric or DDP is the step to several GPUs.
+The loop is plain PyTorch. Started under ``torchrun`` the same function trains on several GPUs or
+nodes (:mod:`closp_lite.distributed`, chapter 9): each process takes its share of every global
+batch, the loss all-gathers features, gradients are all-reduced and rank 0 writes the run folder.
+Each step back-propagates one modality at a time (:func:`backward_step`), which halves the peak
+memory without changing a single gradient.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from closp_lite import distributed
 from closp_lite.config import get_device, seed_everything, settings
+from closp_lite.distributed import Context, shard
 from closp_lite.losses import ClospLoss
 from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
 TRAIN_CONFIG = "train_config.json"
-LOG_FIELDS = ("epoch", "step", "train_loss", "train_s1", "train_s2", "val_loss", "val_s1", "val_s2", "lr", "scale", "data_s", "compute_s")
+LOG_FIELDS = ("epoch", "step", "train_loss", "train_s1", "train_s2", "train_chance", "val_loss", "val_s1", "val_s2",
+              "val_chance", "lr", "scale", "data_s", "compute_s")  # fmt: skip
 
 
 @dataclass
@@ -47,6 +55,7 @@ class TrainConfig:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float = 3e-3
+    text_lr: float = 2e-5  # only used with model.train_text=True
     weight_decay: float = 0.01
     warmup: float = 0.1
     seed: int = 42
@@ -146,17 +155,27 @@ def corpus_splits(config: TrainConfig) -> Split:
     return out
 
 
-def _loader(dataset: Dataset, batch_size: int, seed: int | None) -> DataLoader:
+def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]]:
+    """Index lists of one pass over ``n`` samples: shuffled by ``seed`` with full batches only (training), or in order."""
+    if seed is None:
+        return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    # Drop the last, smaller batch (as drop_last) unless it is all there is.
+    return [b for b in batches if len(b) == batch_size] or batches[:1]
+
+
+def _loader(dataset: Dataset, batch_size: int, seed: int | None, ctx: Context = Context(), workers: int = 0) -> DataLoader:
+    """A loader over this process's share of every global batch of ``batch_size x world_size`` samples."""
     from closp_lite.data.datasets import collate
 
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=seed is not None, generator=generator,
-                      drop_last=seed is not None and len(dataset) >= batch_size, collate_fn=collate)  # fmt: skip
+    batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=workers)
 
 
-def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int) -> Iterator[dict[str, dict]]:
+def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context = Context(), workers: int = 0) -> Iterator[dict[str, dict]]:
     """Yield ``{modality: batch}`` per step; the shorter modality's loader cycles with a new order."""
-    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch) for m, (train, _) in splits.items()}
+    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch, ctx, workers) for m, (train, _) in splits.items()}
     steps = max(len(loader) for loader in loaders.values())
     iterators = {m: iter(loader) for m, loader in loaders.items()}
     for _ in range(steps):
@@ -170,16 +189,19 @@ def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int) -> Ite
         yield batch
 
 
-def steps_per_epoch(splits: Split, batch_size: int) -> int:
-    """Number of steps in one epoch: the longer modality's batch count (chapter 5)."""
-    return max(len(_loader(train, batch_size, 0)) for train, _ in splits.values())
+def steps_per_epoch(splits: Split, batch_size: int, world_size: int = 1) -> int:
+    """Number of steps in one epoch: the longer modality's count of global batches (chapter 5)."""
+    return max(len(_global_batches(len(train), batch_size * world_size, 0)) for train, _ in splits.values())
 
 
 def random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Flip each image horizontally and/or vertically with probability 1/2 (training only) (chapter 5)."""
     flip_h, flip_v = torch.rand(2, len(images), generator=generator) < 0.5
-    images = torch.where(flip_h[:, None, None, None], images.flip(-1), images)
-    return torch.where(flip_v[:, None, None, None], images.flip(-2), images)
+    # One copy of the batch, and flipped copies of the chosen images only (a batch of S2 is 48 MB).
+    out = images.clone()
+    out[flip_h] = out[flip_h].flip(-1)
+    out[flip_v] = out[flip_v].flip(-2)
+    return out
 
 
 def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
@@ -193,18 +215,43 @@ def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Genera
     return features, keys
 
 
+def backward_step(
+    model: CLOSP, loss_fn: ClospLoss, batch: dict[str, dict], generator: torch.Generator, device: torch.device
+) -> dict[str, float]:
+    """Forward and backward one training step, one modality at a time; return the losses (chapter 5).
+
+    The step loss is the mean of the modality losses and no term mixes S1 with S2, so
+    back-propagating each modality's share on its own gives exactly the gradients of the whole
+    step while holding only one modality's activations in memory (half the peak on a laptop).
+    """
+    values: dict[str, float] = {}
+    for modality, part in batch.items():
+        features, keys = batch_features(model, {modality: part}, generator, device)
+        loss, parts = loss_fn(features, keys)
+        (loss / len(batch)).backward()
+        values.update(parts)
+    return {"loss": sum(values.values()) / len(values), **values}
+
+
 def evaluate_loss(model: CLOSP, loss_fn: ClospLoss, splits: Split, batch_size: int, device: torch.device) -> dict[str, float]:
-    """Mean validation loss per modality and overall, without flips (chapter 5)."""
+    """Mean validation loss per modality and overall, without flips; ``chance`` is the mean log batch size (chapter 5).
+
+    A model that knows nothing scores about ``log B`` on a batch of B, so losses of batches of
+    different sizes are compared through their distance to ``chance``. Every process evaluates the
+    whole validation set on its own (no gathering), so all processes agree.
+    """
     model.eval()
-    out = {}
+    out, chances = {}, []
     with torch.no_grad():
         for modality, (_, val) in splits.items():
             values = []
             for part in _loader(val, batch_size, None):
                 features, keys = batch_features(model, {modality: part}, None, device)
-                values.append(float(loss_fn(features, keys)[0]))
+                values.append(float(loss_fn(features, keys, gather=False)[0]))
+                chances.append(math.log(len(part["text"])))
             out[modality] = sum(values) / len(values)
     out["loss"] = sum(out[m] for m in splits) / len(splits)
+    out["chance"] = sum(chances) / len(chances)
     return out
 
 
@@ -228,9 +275,13 @@ def read_log(run_dir: str | Path) -> list[dict[str, float]]:
 
 def train(
     config: TrainConfig, out_dir: str | Path, resume: bool = False, splits: Split | None = None,
-    stop_after: int | None = None, progress: bool = True,
+    stop_after: int | None = None, progress: bool = True, on_epoch: Callable[[list[dict[str, float]]], None] | None = None,
 ) -> TrainResult:  # fmt: skip
     """Train CLOSP-lite and write the run folder ``out_dir``; return a :class:`TrainResult` (chapter 5).
+
+    Under ``torchrun`` every process runs this function on its share of each global batch of
+    ``batch_size x world_size`` samples (:mod:`closp_lite.distributed`, chapter 9); rank 0 writes
+    the run folder.
 
     Args:
         config: the settings (mode defaults filled in by :meth:`TrainConfig.resolved`).
@@ -238,7 +289,9 @@ def train(
         resume: continue from ``out_dir/checkpoint.pt`` (the result equals an uninterrupted run).
         splits: datasets per modality (default: :func:`corpus_splits` of the config's corpus).
         stop_after: stop after this many optimiser steps in total (simulates an interruption).
-        progress: show tqdm bars.
+        progress: show tqdm bars (on rank 0).
+        on_epoch: called on rank 0 with the log rows so far after every epoch (live loss curves,
+            :func:`closp_lite.plotting.training.live_loss_curves`).
 
     Raises:
         FileNotFoundError: if ``resume`` is set but there is no checkpoint.
@@ -247,68 +300,92 @@ def train(
 
     config = config.resolved()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    device = get_device()
+    ctx = distributed.context(device)
+    if ctx.distributed and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     splits = splits or corpus_splits(config)
-    device = get_device()
-    model = CLOSP(config.model).to(device)
-    loss_fn = ClospLoss(config.learnable_scale, config.label_aware)
-    params = model.image_parameters() + [p for p in loss_fn.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    per_epoch = steps_per_epoch(splits, config.batch_size)
+    model = distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device)
+    loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
+    scale_params = [p for p in loss_fn.parameters() if p.requires_grad]
+    optimizer, max_lrs = _optimizer(model, scale_params, config)
+    per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
     total = per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, pct_start=_warmup(config.warmup, total))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
     state = {"step": 0, "best_val": float("inf"), "best_epoch": -1, "log": [], "seconds": 0.0}
     if resume:
         state = _restore(out, model, loss_fn, optimizer, scheduler)
-    (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
+    if ctx.is_main:
+        (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
+    workers = settings(config.mode).num_workers
     start, data_s, compute_s, samples = time.perf_counter(), 0.0, 0.0, 0
     for epoch in range(state["step"] // per_epoch, config.epochs):
         model.train()
         sums: dict[str, float] = {}
         first = state["step"] - epoch * per_epoch  # steps of this epoch already done before a resume
-        bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and ctx.is_main), leave=False)
         tick = time.perf_counter()
-        for index, batch in enumerate(_epoch_batches(splits, config.batch_size, config.seed, epoch)):
+        for index, batch in enumerate(_epoch_batches(splits, config.batch_size, config.seed, epoch, ctx, workers)):
             if index < first:
                 continue  # replaying the data order is cheap next to recomputing the step
             loaded = time.perf_counter()
-            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state["step"])
-            features, keys = batch_features(model, batch, generator, device)
-            loss, parts = loss_fn(features, keys)
+            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state["step"] * ctx.world_size + ctx.rank)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            values = backward_step(model, loss_fn, batch, generator, device)
+            distributed.reduce_gradients(model.image_parameters(), ctx)
+            distributed.reduce_gradients(scale_params, ctx, average=True)
             optimizer.step()
             scheduler.step()
             state["step"] += 1
-            for name, value in {"loss": float(loss.detach()), **parts}.items():
+            global_sizes = [len(part["text"]) * ctx.world_size for part in batch.values()]
+            values["chance"] = sum(math.log(n) for n in global_sizes) / len(global_sizes)
+            for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + value
-            samples += sum(len(part["text"]) for part in batch.values())
+            samples += sum(global_sizes)
             data_s, compute_s, tick = data_s + loaded - tick, compute_s + time.perf_counter() - loaded, time.perf_counter()
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+            bar.set_postfix(loss=f"{values['loss']:.3f}")
             # At an epoch's last step, fall through so the epoch is validated and logged before stopping.
             if stop_after is not None and state["step"] >= stop_after and index + 1 < per_epoch:
                 bar.close()
                 state["epoch_sums"] = sums
-                _checkpoint(out, model, loss_fn, optimizer, scheduler, state)
+                _checkpoint(out, model, loss_fn, optimizer, scheduler, state, ctx)
                 return _result(out, state, time.perf_counter() - start, samples)
         bar.close()
         sums = _merge_sums(state.pop("epoch_sums", {}), sums)
         val = evaluate_loss(model, loss_fn, splits, config.batch_size, device)
         row = {"epoch": epoch + 1, "step": state["step"], "train_loss": sums["loss"] / per_epoch,
                **{f"train_{m}": sums.get(m, float("nan")) / per_epoch for m in ("s1", "s2")},
-               "val_loss": val["loss"], **{f"val_{m}": val.get(m, float("nan")) for m in ("s1", "s2")},
-               "lr": scheduler.get_last_lr()[0], "scale": float(loss_fn.scale), "data_s": data_s, "compute_s": compute_s}  # fmt: skip
+               "train_chance": sums["chance"] / per_epoch, "val_loss": val["loss"],
+               **{f"val_{m}": val.get(m, float("nan")) for m in ("s1", "s2")}, "val_chance": val["chance"],
+               "lr": scheduler.get_last_lr()[0], "scale": float(loss_fn.scale.detach()), "data_s": data_s, "compute_s": compute_s}  # fmt: skip
         state["log"].append(row)
         if val["loss"] < state["best_val"]:
             state["best_val"], state["best_epoch"] = val["loss"], epoch + 1
-            model.save(out)
-        _write_log(state["log"], out / LOG)
-        _checkpoint(out, model, loss_fn, optimizer, scheduler, state)
+            if ctx.is_main:
+                model.save(out)
+        if ctx.is_main:
+            _write_log(state["log"], out / LOG)
+            if on_epoch is not None:
+                on_epoch(list(state["log"]))
+        _checkpoint(out, model, loss_fn, optimizer, scheduler, state, ctx)
         if stop_after is not None and state["step"] >= stop_after:
             return _result(out, state, time.perf_counter() - start, samples)
     return _result(out, state, time.perf_counter() - start, samples)
+
+
+def _optimizer(model: CLOSP, scale_params: list[nn.Parameter], config: TrainConfig) -> tuple[torch.optim.Optimizer, list[float]]:
+    """AdamW with the image towers (and logit scale) at ``lr`` and a fine-tuned text tower at ``text_lr``."""
+    text = [p for name, p in model.named_parameters() if p.requires_grad and name.startswith("text.")]
+    images = [p for name, p in model.named_parameters() if p.requires_grad and not name.startswith("text.")]
+    # A pretrained text tower is destroyed by the learning rate that suits towers trained from scratch.
+    groups = [(images + scale_params, config.lr)] + ([(text, config.text_lr)] if text else [])
+    optimizer = torch.optim.AdamW([{"params": ps, "lr": lr} for ps, lr in groups], weight_decay=config.weight_decay)
+    return optimizer, [lr for _, lr in groups]
 
 
 def _warmup(fraction: float, total: int) -> float:
@@ -320,9 +397,13 @@ def _merge_sums(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     return {k: before.get(k, 0.0) + after.get(k, 0.0) for k in set(before) | set(after)}
 
 
-def _checkpoint(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any, state: dict) -> None:
+def _checkpoint(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any, state: dict, ctx: Context) -> None:
+    if not ctx.is_main:
+        distributed.barrier(ctx)  # the others wait until rank 0 has written the checkpoint
+        return
     atomic_save({"model": model.trainable_state(), "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "state": state}, out / CHECKPOINT)  # fmt: skip
+    distributed.barrier(ctx)
 
 
 def _restore(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any) -> dict:

@@ -38,7 +38,7 @@ def _splits() -> dict:
 
 
 def _config(**kw) -> TrainConfig:
-    return TrainConfig(mode="tiny", epochs=2, batch_size=4, lr=1e-2, model=ModelConfig(width=4), **kw)
+    return TrainConfig(**{"mode": "tiny", "epochs": 2, "batch_size": 4, "lr": 1e-2, "model": ModelConfig(width=4), **kw})
 
 
 def test_run_folder_log_and_loss_goes_down(tmp_path) -> None:
@@ -96,10 +96,57 @@ def test_plots_from_the_log(tmp_path) -> None:
 
     train(_config(), tmp_path / "run", splits=_splits(), progress=False)
     fig = plot_loss_curves(read_log(tmp_path / "run"))
-    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 4
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4 and len(fig.axes[1].lines) == 4  # + 2 chance levels
     heat = plot_similarity(torch.eye(3).numpy(), ["a", "b", "c"], ["a", "b", "c"])
     assert heat.axes[0].images[0].get_array().shape == (3, 3)
     with pytest.raises(ValueError, match="empty"):
         plot_loss_curves([])
     with pytest.raises(ValueError, match="labels"):
         plot_similarity(torch.eye(3).numpy(), ["a"])
+
+
+def test_one_modality_at_a_time_gives_the_joint_gradients() -> None:
+    from closp_lite.data.datasets import collate
+    from closp_lite.losses import ClospLoss
+    from closp_lite.training import backward_step, batch_features
+
+    splits = _splits()
+    batch = {m: collate([splits[m][0][i] for i in range(4)]) for m in ("s1", "s2")}
+    torch.manual_seed(0)
+    model, loss_fn = CLOSP(ModelConfig(width=4)), ClospLoss(learnable_scale=True)
+    features, keys = batch_features(model, batch, torch.Generator().manual_seed(1), torch.device("cpu"))
+    joint, _ = loss_fn(features, keys)
+    joint.backward()
+    expected = {n: p.grad.clone() for n, p in [*model.named_parameters(), *loss_fn.named_parameters()] if p.grad is not None}
+    model.zero_grad(), loss_fn.zero_grad()
+    values = backward_step(model, loss_fn, batch, torch.Generator().manual_seed(1), torch.device("cpu"))
+    assert values["loss"] == pytest.approx(float(joint))
+    got = {n: p.grad for n, p in [*model.named_parameters(), *loss_fn.named_parameters()] if p.grad is not None}
+    assert got.keys() == expected.keys() and any(n.startswith("towers.s1") for n in got) and "log_scale" in got
+    for name, grad in expected.items():
+        torch.testing.assert_close(got[name], grad, rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_live_curves_are_redrawn_after_every_epoch(tmp_path) -> None:
+    from closp_lite.plotting.training import live_loss_curves
+
+    drawn = []
+    redraw = live_loss_curves("live")
+
+    def on_epoch(log: list[dict]) -> None:
+        drawn.append(redraw(log))
+
+    train(_config(), tmp_path / "run", splits=_splits(), progress=False, on_epoch=on_epoch)
+    assert len(drawn) == 2
+    assert [len(fig.axes[0].lines[0].get_xdata()) for fig in drawn] == [1, 2]  # one more epoch each time
+
+
+def test_fine_tuned_text_tower_gets_its_own_learning_rate(tmp_path) -> None:
+    result = train(_config(text_lr=1e-4, model=ModelConfig(width=4, train_text=True)), tmp_path / "run", splits=_splits(), progress=False)
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    frozen = CLOSP(ModelConfig(width=4)).text.state_dict()
+    changed = [k for k, v in frozen.items() if not torch.allclose(saved[f"text.{k}"], v)]
+    assert changed, "the text tower did not change although train_text=True"
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert [g["max_lr"] for g in checkpoint["optimizer"]["param_groups"]] == [1e-2, 1e-4]
+    assert result.steps == 10

@@ -1,21 +1,22 @@
 """Plotting for training (chapter 5); every function returns a Figure.
 
 * :func:`plot_loss_curves` - train and validation loss per epoch from a run's ``log.csv`` rows.
+* :func:`live_loss_curves` - a callback for ``train(on_epoch=...)`` that redraws them in a notebook.
 * :func:`plot_similarity` - a similarity matrix (images x captions) as a heatmap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__: list[str] = ["plot_loss_curves", "plot_similarity"]
+__all__: list[str] = ["live_loss_curves", "plot_loss_curves", "plot_similarity"]
 
 
 def plot_loss_curves(log: Sequence[Mapping[str, float]], title: str | None = None) -> Figure:
-    """Train/validation loss per epoch, overall (left) and per modality (right) (chapter 5).
+    """Train/validation loss per epoch, overall with the chance levels (left) and per modality (right) (chapter 5).
 
     ``log`` is what :func:`closp_lite.training.read_log` returns (or ``TrainResult.log``).
 
@@ -29,6 +30,10 @@ def plot_loss_curves(log: Sequence[Mapping[str, float]], title: str | None = Non
     left, right = fig.subplots(1, 2)
     left.plot(epochs, [r["train_loss"] for r in log], "o-", label="train")
     left.plot(epochs, [r["val_loss"] for r in log], "s--", label="validation")
+    # log(B) is what a model that knows nothing scores; batches of different sizes have different levels.
+    for name, style in (("train_chance", ":"), ("val_chance", "-.")):
+        if all(name in r and np.isfinite(r[name]) for r in log):
+            left.plot(epochs, [r[name] for r in log], style, color="grey", label=f"chance, {name.split('_')[0]} (log B)")
     left.set(xlabel="epoch", ylabel="CLOSP loss", title="step loss (mean over modalities)")
     for modality, colour in (("s1", "tab:purple"), ("s2", "tab:green")):
         right.plot(epochs, [r[f"train_{modality}"] for r in log], "o-", color=colour, label=f"{modality.upper()} train")
@@ -41,6 +46,32 @@ def plot_loss_curves(log: Sequence[Mapping[str, float]], title: str | None = Non
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def live_loss_curves(title: str | None = None) -> Callable[[Sequence[Mapping[str, float]]], Figure]:
+    """Return a callback for ``train(on_epoch=...)`` that redraws the loss curves after every epoch (chapter 5).
+
+    In a notebook the figure is updated in place (one output, not one per epoch); elsewhere the
+    callback only builds the Figure. Each call returns the Figure it drew.
+    """
+    handle = None
+
+    def update(log: Sequence[Mapping[str, float]]) -> Figure:
+        nonlocal handle
+        fig = plot_loss_curves(log, title)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:  # pragma: no cover - IPython comes with Jupyter
+            return fig
+        if get_ipython() is not None:
+            if handle is None:
+                handle = display(fig, display_id=True)
+            else:
+                handle.update(fig)
+        return fig
+
+    return update
 
 
 def plot_similarity(
