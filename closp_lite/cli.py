@@ -299,6 +299,10 @@ def _train(args: argparse.Namespace) -> int:
     config = replace(config, **{k: v for k, v in flags.items() if v is not None})
     config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale or args.learnable_scale)
     result = train(config, args.out, resume=args.resume, progress=not args.json)
+    from closp_lite.distributed import context
+
+    if not context().is_main:
+        return 0  # under torchrun only rank 0 reports
     payload = {"out": str(result.out_dir), "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                "steps": result.steps, "seconds": round(result.seconds, 1), "samples_per_second": round(result.samples_per_second, 1)}  # fmt: skip
     emit(args, payload, f"trained {result.steps} steps in {result.seconds:.0f} s; best epoch {result.best_epoch} "

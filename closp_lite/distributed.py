@@ -1,4 +1,4 @@
-"""Several processes, one training run: the process group, data sharding, gradient averaging (chapter 9).
+"""Several processes, one training run: the process group, data sharding, gradient averaging (chapter 5).
 
 ``torchrun --nproc_per_node 4 $(which closp-lite) train --mode full --out RUN`` starts one process
 per GPU and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``;
@@ -35,7 +35,7 @@ __all__ = ["Context", "barrier", "context", "reduce_gradients", "shard", "sync_b
 
 @dataclass(frozen=True)
 class Context:
-    """Where this process stands in a (possibly one-process) run (chapter 9)."""
+    """Where this process stands in a (possibly one-process) run (chapter 5)."""
 
     rank: int = 0
     world_size: int = 1
@@ -63,7 +63,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 def context(device: torch.device | None = None) -> Context:
-    """Read torchrun's variables and join the process group if there are several processes (chapter 9).
+    """Read torchrun's variables and join the process group if there are several processes (chapter 5).
 
     Joins with NCCL when ``device`` is a CUDA device, else Gloo; a group that is already initialised
     is reused (its rank and size win over the variables).
@@ -87,7 +87,7 @@ def context(device: torch.device | None = None) -> Context:
 
 
 def shard(indices: Sequence[int], ctx: Context) -> list[int]:
-    """This process's part of a global batch: every ``world_size``-th index from ``rank`` (chapter 9).
+    """This process's part of a global batch: every ``world_size``-th index from ``rank`` (chapter 5).
 
     The global batch is first cut to a multiple of the world size, so that every process gets the
     same number of samples (all-gather needs equal sizes).
@@ -99,7 +99,7 @@ def shard(indices: Sequence[int], ctx: Context) -> list[int]:
 
 
 def reduce_gradients(parameters: Iterable[nn.Parameter], ctx: Context, average: bool = False) -> None:
-    """All-reduce the gradients of ``parameters`` across processes, in one flat buffer (chapter 9).
+    """All-reduce the gradients of ``parameters`` across processes, in one flat buffer (chapter 5).
 
     Tower parameters are *summed*: each process's gradient is its share of the gradient of the
     global-batch loss, because the loss was computed on gathered features with gradients through
@@ -124,14 +124,14 @@ def reduce_gradients(parameters: Iterable[nn.Parameter], ctx: Context, average: 
 
 
 def sync_batchnorm(module: nn.Module, ctx: Context, device: torch.device) -> nn.Module:
-    """Batch norm over the global batch (``SyncBatchNorm``) on multi-GPU runs; unchanged otherwise (chapter 9)."""
+    """Batch norm over the global batch (``SyncBatchNorm``) on multi-GPU runs; unchanged otherwise (chapter 5)."""
     if ctx.distributed and device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return module
 
 
 def barrier(ctx: Context) -> None:
-    """Wait for every process (e.g. until rank 0 has written a checkpoint) (chapter 9)."""
+    """Wait for every process (e.g. until rank 0 has written a checkpoint) (chapter 5)."""
     if ctx.distributed:
         import torch.distributed as dist
 

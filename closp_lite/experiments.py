@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_encoders",
     "evaluate_index",
     "load_queries",
+    "openclip_encoders",
     "read_images",
     "run_encoders",
     "run_experiments",
@@ -182,13 +183,28 @@ def evaluate_index(
     ndcg_k: int = evaluation.DEFAULT_NDCG_K,
     gain: evaluation.Gain = "linear",
     curve_ks: Sequence[int] = CURVE_KS,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Metrics per corpus (S1, S2, mixed) and the nDCG@k curve of the mixed corpus (chapter 6)."""
+    """Metrics per corpus (S1, S2, mixed) and the nDCG@k curve of the mixed corpus (chapter 6).
+
+    ``groups`` (e.g. query kind -> query ids) adds ``by_group``: the metrics per corpus of each
+    group of queries on its own.
+    """
     ids = [str(q["id"]) for q in queries]
     scores = index.scores(_text_vectors(encoders, [str(q["text"]) for q in queries]))
     metrics = evaluation.evaluate_corpora(scores, ids, index.keys, index.modalities, qrels, ndcg_k, gain=gain)
     curve = evaluation.ndcg_curve(scores, ids, index.keys, qrels, [k for k in curve_ks if k <= len(index)] or [1], gain)
-    return {"metrics": metrics, "ndcg_curve": {str(k): v for k, v in curve.items()}}
+    out: dict[str, Any] = {"metrics": metrics, "ndcg_curve": {str(k): v for k, v in curve.items()}}
+    if groups:
+        unknown = sorted(set().union(*map(set, groups.values())) - set(ids))
+        if unknown:
+            raise ValueError(f"groups name queries that are not in the query set: {unknown[:5]}")
+        rows = {qid: i for i, qid in enumerate(ids)}
+        out["by_group"] = {
+            name: evaluation.evaluate_corpora(scores[[rows[q] for q in members]], list(members), index.keys, index.modalities, qrels, ndcg_k, gain=gain)
+            for name, members in groups.items() if members
+        }  # fmt: skip
+    return out
 
 
 def evaluate_encoders(
@@ -197,9 +213,10 @@ def evaluate_encoders(
     queries: Sequence[Mapping[str, Any]],
     qrels: evaluation.Qrels,
     ndcg_k: int = evaluation.DEFAULT_NDCG_K,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Embed the searched corpus (``test`` split) of ``root`` and evaluate (chapter 6)."""
-    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k)
+    """Embed the searched corpus (``test`` split) of ``root`` and evaluate, optionally per query group (chapter 6)."""
+    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k, groups=groups)
 
 
 def search_text(encoders: Encoders, index: EmbeddingIndex, text: str, k: int = 12, modality: str = "all") -> list[dict[str, Any]]:
@@ -228,6 +245,7 @@ def run_experiments(
     qrels: evaluation.Qrels,
     ndcg_k: int = evaluation.DEFAULT_NDCG_K,
     descriptions: Mapping[str, str] | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Build (e.g. train) and evaluate every experiment on the same corpus and queries (chapter 6).
 
@@ -242,8 +260,24 @@ def run_experiments(
         start = time.perf_counter()
         encoders = build()
         built = time.perf_counter()
-        result = evaluate_encoders(encoders, root, queries, qrels, ndcg_k)
+        result = evaluate_encoders(encoders, root, queries, qrels, ndcg_k, groups)
         result["description"] = (descriptions or {}).get(name, "")
         result["seconds"] = {"build": round(built - start, 1), "evaluate": round(time.perf_counter() - built, 1)}
         results[name] = result
     return results
+
+
+def openclip_encoders(model_name: str, pretrained: str | None, name: str = "openclip") -> Encoders:
+    """A whole pretrained open_clip model (RemoteCLIP, SkyCLIP, ...) as a zero-shot RGB baseline (chapter 6).
+
+    Images become RGB composites and texts go through the model's own tokenizer and text tower
+    (:class:`closp_lite.models.openclip.OpenClipRGB`). ``pretrained`` is a local checkpoint file,
+    or, online only, an open_clip tag, an ``hf-hub:`` id or a URL; ``None`` gives random weights.
+
+    Raises:
+        ConnectionError: when the weights cannot be downloaded: pass a local file instead.
+    """
+    from closp_lite.models.openclip import OpenClipRGB
+
+    model = OpenClipRGB(model_name, pretrained)
+    return Encoders(model.encode_image, model.encode_text, name=name)

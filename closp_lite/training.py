@@ -12,7 +12,7 @@ atomically. All randomness (data order, flips) is derived from ``(seed, epoch, s
 interrupted after any step and resumed gives exactly the weights of an uninterrupted run.
 
 The loop is plain PyTorch. Started under ``torchrun`` the same function trains on several GPUs or
-nodes (:mod:`closp_lite.distributed`, chapter 9): each process takes its share of every global
+nodes (:mod:`closp_lite.distributed`): each process takes its share of every global
 batch, the loss all-gathers features, gradients are all-reduced and rank 0 writes the run folder.
 Each step back-propagates one modality at a time (:func:`backward_step`), which halves the peak
 memory without changing a single gradient.
@@ -280,7 +280,7 @@ def train(
     """Train CLOSP-lite and write the run folder ``out_dir``; return a :class:`TrainResult` (chapter 5).
 
     Under ``torchrun`` every process runs this function on its share of each global batch of
-    ``batch_size x world_size`` samples (:mod:`closp_lite.distributed`, chapter 9); rank 0 writes
+    ``batch_size x world_size`` samples (:mod:`closp_lite.distributed`); rank 0 writes
     the run folder.
 
     Args:

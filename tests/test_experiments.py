@@ -76,6 +76,24 @@ def test_run_experiments_structure_and_ranges(corpus: Path) -> None:
     assert results["perfect"]["metrics"]["s1"]["n_documents"] == 2
 
 
+def test_metrics_per_query_group(corpus: Path) -> None:
+    def one_right() -> ex.Encoders:
+        # every image looks like "water": right for the water query, useless for the grass query
+        return ex.Encoders(lambda x: torch.tensor([[0.0, 1.0]] * len(x)) + 1e-3 * torch.arange(len(x))[:, None],
+                           lambda texts: torch.tensor([[1.0, 0.0] if t == "grass" else [0.0, 1.0] for t in texts]))  # fmt: skip
+
+    index = ex.embed_corpus(one_right(), corpus)
+    groups = {"land": ["grass"], "water": ["water"], "both": ["grass", "water"]}
+    result = ex.evaluate_index(index, one_right(), QUERIES, QRELS, ndcg_k=10, groups=groups)
+    by = result["by_group"]
+    assert set(by) == set(groups) and all(set(m) == {"s1", "s2", "mixed"} for m in by.values())
+    assert all(m["n_queries"] == 1 for m in by["land"].values())
+    assert by["both"]["mixed"]["ndcg@10"] == pytest.approx(result["metrics"]["mixed"]["ndcg@10"])
+    assert by["both"]["mixed"]["ndcg@10"] == pytest.approx((by["land"]["mixed"]["ndcg@10"] + by["water"]["mixed"]["ndcg@10"]) / 2)
+    with pytest.raises(ValueError, match="not in the query set"):
+        ex.evaluate_index(index, one_right(), QUERIES, QRELS, groups={"x": ["fire"]})
+
+
 def test_search_text_and_errors(corpus: Path) -> None:
     encoders = ex.Encoders(lambda x: x.mean(dim=(2, 3))[:, :2], lambda t: torch.tensor([[1.0, 0.0]] * len(t)))
     index = ex.embed_corpus(encoders, corpus)
