@@ -5,9 +5,12 @@ The text tower is MiniLM, frozen by default (its embeddings are cached per capti
 training on a CPU cheap) and fine-tunable with ``train_text=True``.
 
 The RGB-only baseline (``rgb=True``, chapter 6) feeds each tower three channels instead of all the
-bands: S2 -> B4, B3, B2 and S1 -> VV, VH, VV - VH (pseudo-RGB). It uses the same tower architecture
-on 3 channels rather than an open_clip image tower, so that it differs from CLOSP-lite in the
-inputs only (no pretrained open_clip weights can be downloaded here anyway).
+bands: S2 -> B4, B3, B2 and S1 -> VV, VH, VV - VH (pseudo-RGB). With the default architecture it
+differs from CLOSP-lite in the inputs only; ``arch="openclip_vit"`` trains open_clip's own vision
+transformer (the image tower of CLIP models, RGB only, trained from scratch) instead. Either is
+trained like CLOSP-lite, against the frozen MiniLM text tower. The zero-shot baselines of the
+paper (RemoteCLIP, SkyCLIP: whole pretrained open_clip models with their own text tower) are
+:class:`closp_lite.models.openclip.OpenClipRGB`, which reuses :func:`to_rgb` and :func:`route`.
 """
 
 from __future__ import annotations
@@ -59,6 +62,23 @@ def to_rgb(images: torch.Tensor, modality: str) -> torch.Tensor:
     raise ValueError(f"unknown modality {modality!r}: choose s1 or s2")
 
 
+def route(images: torch.Tensor, modality: str | None = None) -> str:
+    """Return the modality of a model-ready batch: ``modality`` if given, else from the channel count (chapter 5).
+
+    Raises:
+        ValueError: for a non-batch, 12 channels (stored S2 bands, not model inputs), an unknown
+            channel count, or a ``modality`` that contradicts the channel count.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"expected a batch (N, C, H, W), got shape {tuple(images.shape)}")
+    if images.shape[1] == 12:
+        raise ValueError("got 12 channels: S2 model inputs have 13 (bands.to_model_input inserts B10)")
+    found = modality_from_bands(images.shape[1])
+    if modality is not None and modality != found:
+        raise ValueError(f"images have {images.shape[1]} channels ({found}) but modality={modality!r} was given")
+    return found
+
+
 class CLOSP(nn.Module):
     """Text, S1 and S2 towers in one 384-d space (chapter 5)."""
 
@@ -78,14 +98,7 @@ class CLOSP(nn.Module):
 
     def route(self, images: torch.Tensor, modality: str | None = None) -> str:
         """Return the modality of a batch: ``modality`` if given, else from the channel count."""
-        if images.ndim != 4:
-            raise ValueError(f"expected a batch (N, C, H, W), got shape {tuple(images.shape)}")
-        if images.shape[1] == 12:
-            raise ValueError("got 12 channels: S2 model inputs have 13 (bands.to_model_input inserts B10)")
-        found = modality_from_bands(images.shape[1])
-        if modality is not None and modality != found:
-            raise ValueError(f"images have {images.shape[1]} channels ({found}) but modality={modality!r} was given")
-        return found
+        return route(images, modality)
 
     def encode_image(self, images: torch.Tensor, modality: str | None = None) -> torch.Tensor:
         """Embed model-ready images (N, 2 or 13, H, W) to (N, 384) unit vectors (chapter 5)."""

@@ -1,20 +1,27 @@
 """Image towers: Sentinel-1 / Sentinel-2 patches -> 384-d unit vectors (chapter 5).
 
-Two families:
+Three families:
 
 * ``small_cnn``: four strided convolutions, global average pooling and a linear projection.
   It trains in minutes on 2 CPU cores, which is what the ``sample`` mode needs.
+* ``openclip_vit``: open_clip's own ``VisionTransformer`` (the image tower of CLIP models), small
+  enough for the ``sample`` mode and trained from scratch. It takes 3 channels only, so it is the
+  tower of the trained RGB-only baseline (``rgb=True``, chapter 6); the zero-shot baselines with a
+  whole pretrained open_clip model live in :mod:`closp_lite.models.openclip`.
 * ``resnet50`` and ``vit_small``: torchgeo's (timm) backbones used by CLOSP-RN and CLOSP-VS in
   ``full`` mode, initialised from SSL4EO-S12 or the released CLOSP encoders through torchgeo's
   weight enums (online) or from a local state-dict file (offline).
 
 Every tower ends with ``Linear(features, 384)`` and an L2 normalisation. Upstream CLOSP keeps
 timm's randomly initialised 1000-way head and projects 1000 -> 384; here the head is dropped and the
-pooled features are projected directly (one random layer fewer, same embedding size).
+pooled features are projected directly (one random layer fewer, same embedding size). The
+open_clip ViT likewise loses its own projection matrix; its pooled class token is projected.
 
-Input normalisation (``normalize=True``, the default of the small CNN) uses the fixed statistics
+Input normalisation (``normalize=True``, the default of the towers trained from scratch: the small
+CNN and the open_clip ViT) uses the fixed statistics
 :data:`CHANNEL_STATS`, the published BigEarthNet band statistics: S1 in dB, S2 reflectance in the
-model-input scale (divided by 10,000; B10 is all zero and keeps mean 0, std 1). Pretrained
+model-input scale (divided by 10,000; B10 is all zero and keeps mean 0, std 1), and for RGB inputs
+the same statistics of B4, B3, B2 or of VV, VH, VV - VH. Pretrained
 backbones keep upstream's inputs (S2 / 10,000, S1 dB) and use ``normalize=False``.
 """
 
@@ -30,8 +37,19 @@ from torch import nn
 from closp_lite.data.bands import N_MODEL_CHANNELS, S2_MODEL_BANDS
 
 EMBED_DIM = 384
-Arch = Literal["small_cnn", "resnet50", "vit_small"]
-ARCHS: tuple[str, ...] = ("small_cnn", "resnet50", "vit_small")
+Arch = Literal["small_cnn", "openclip_vit", "resnet50", "vit_small"]
+ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit", "resnet50", "vit_small")
+# Towers trained from scratch: they normalise their inputs with CHANNEL_STATS (pretrained ones keep
+# upstream's raw inputs).
+SCRATCH_ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit")
+# The open_clip ViT of the RGB baseline. A 12 px patch cuts a 120 px patch into 10 x 10 = 100
+# tokens (plus the class token) without resizing; width 128 with 4 layers of 4 heads (32 dims a
+# head) keeps it near 0.9 M parameters, the same order as the small CNN (0.5 M), and a training step
+# about twice as long, so that it trains on 2 CPU cores in sample mode. ViT-B/32's image tower
+# (width 768, 12 layers) is about 100 times larger.
+OPENCLIP_VIT: dict[str, int] = {"image_size": 120, "patch_size": 12, "width": 128, "layers": 4, "heads": 4}
+# ViTs have a fixed token grid, so their inputs are resized to this side (others take any size).
+INPUT_SIZE: dict[str, int] = {"vit_small": 224, "openclip_vit": OPENCLIP_VIT["image_size"]}
 
 # Published BigEarthNet statistics (S2 L2A mean/std x 10,000 per band; S1 VV/VH mean/std in dB).
 _S2_STATS_X10000: dict[str, tuple[float, float]] = {
@@ -61,7 +79,8 @@ class TowerConfig:
     """How to build one image tower (chapter 5).
 
     ``stats`` names an entry of :data:`CHANNEL_STATS` (default: the modality) and must match
-    ``in_channels``; ``width`` is the first layer's channel count of the small CNN.
+    ``in_channels``; ``width`` is the first layer's channel count of the small CNN (the other
+    architectures have fixed sizes).
     """
 
     arch: Arch = "small_cnn"
@@ -101,6 +120,25 @@ def small_cnn(in_channels: int, width: int = 32) -> tuple[nn.Module, int]:
     return nn.Sequential(*layers), previous
 
 
+def openclip_vit(in_channels: int) -> tuple[nn.Module, int]:
+    """Return open_clip's VisionTransformer sized by :data:`OPENCLIP_VIT`, without its projection, and its feature size (chapter 6).
+
+    Raises:
+        ValueError: for anything but 3 input channels (open_clip image towers are RGB towers).
+    """
+    if in_channels != 3:
+        raise ValueError(
+            f"the openclip_vit tower takes 3 (RGB) channels, not {in_channels}: open_clip image towers are "
+            f"RGB towers, so use it for the RGB baseline with ModelConfig(arch='openclip_vit', rgb=True)"
+        )
+    from open_clip.transformer import VisionTransformer
+
+    backbone = VisionTransformer(**OPENCLIP_VIT, mlp_ratio=4.0, output_dim=OPENCLIP_VIT["width"])
+    # Dropped like timm's head (forward skips a None projection): the tower's Linear projects instead.
+    backbone.proj = None
+    return backbone, OPENCLIP_VIT["width"]
+
+
 def torchgeo_backbone(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
     """Return a randomly initialised torchgeo ResNet-50 or ViT-S/16 without its head, and its feature size (chapter 5)."""
     from torchgeo import models
@@ -117,8 +155,9 @@ def torchgeo_backbone(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
 class ImageTower(nn.Module):
     """Normalise -> backbone -> Linear(features, 384) -> L2 normalise (chapter 5).
 
-    ViT backbones get their input resized to 224 x 224 (as upstream); ResNets and the small CNN see
-    120 x 120.
+    ViT backbones get their input resized to their token grid's size (:data:`INPUT_SIZE`: 224 x 224
+    for ``vit_small`` as upstream, 120 x 120 for ``openclip_vit``); ResNets and the small CNN take
+    any size.
     """
 
     def __init__(self, config: TowerConfig) -> None:
@@ -134,6 +173,8 @@ class ImageTower(nn.Module):
         self.normalize = Normalize(mean, std) if config.normalize else nn.Identity()
         if config.arch == "small_cnn":
             self.backbone, features = small_cnn(config.in_channels, config.width)
+        elif config.arch == "openclip_vit":
+            self.backbone, features = openclip_vit(config.in_channels)
         else:
             self.backbone, features = torchgeo_backbone(config.arch, config.in_channels)
         self.proj = nn.Linear(features, EMBED_DIM)
@@ -148,8 +189,9 @@ class ImageTower(nn.Module):
         if images.ndim != 4 or images.shape[1] != self.in_channels:
             raise ValueError(f"this tower takes (N, {self.in_channels}, H, W) images, got {tuple(images.shape)}")
         x = self.normalize(images)
-        if self.config.arch == "vit_small":
-            x = nn.functional.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+        size = INPUT_SIZE.get(self.config.arch)
+        if size is not None and tuple(x.shape[-2:]) != (size, size):
+            x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return nn.functional.normalize(self.proj(self.backbone(x)), dim=-1)
 
 
@@ -158,8 +200,8 @@ def tower_for(modality: str, arch: Arch = "small_cnn", width: int = 32, rgb: boo
     if modality not in N_MODEL_CHANNELS:
         raise ValueError(f"unknown modality {modality!r}: choose s1 or s2")
     channels = 3 if rgb else N_MODEL_CHANNELS[modality]
-    # Pretrained backbones expect upstream's raw inputs, so only the small CNN normalises.
-    return TowerConfig(arch, channels, f"{modality}_rgb" if rgb else modality, arch == "small_cnn", width)
+    # Pretrained backbones expect upstream's raw inputs, so only the towers trained from scratch normalise.
+    return TowerConfig(arch, channels, f"{modality}_rgb" if rgb else modality, arch in SCRATCH_ARCHS, width)
 
 
 # ---------------------------------------------------------------- pretrained weights (full mode)
