@@ -1,5 +1,6 @@
 """Models of closp-lite (chapter 5): the MiniLM text tower, image towers and the three-tower CLOSP.
 
-Import the submodules (``closp_lite.models.text``, ``.image``, ``.closp``); this package imports
+Import the submodules (``closp_lite.models.text``, ``.image``, ``.closp``, ``.openclip`` for the
+zero-shot open_clip RGB baselines); this package imports
 nothing heavy itself.
 """
