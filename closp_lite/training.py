@@ -14,8 +14,8 @@ interrupted after any step and resumed gives exactly the weights of an uninterru
 The loop is plain PyTorch. Started under ``torchrun`` the same function trains on several GPUs or
 nodes (:mod:`closp_lite.distributed`): each process takes its share of every global
 batch, the loss all-gathers features, gradients are all-reduced and rank 0 writes the run folder.
-Each step back-propagates one modality at a time (:func:`backward_step`), which halves the peak
-memory without changing a single gradient.
+Each step back-propagates one modality at a time (:func:`backward_step`), so only one modality's
+activations are held at once, without changing a single gradient.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def backward_step(
 
     The step loss is the mean of the modality losses and no term mixes S1 with S2, so
     back-propagating each modality's share on its own gives exactly the gradients of the whole
-    step while holding only one modality's activations in memory (half the peak on a laptop).
+    step while holding only one modality's activations in memory at a time.
     """
     values: dict[str, float] = {}
     for modality, part in batch.items():
