@@ -1,0 +1,34 @@
+"""Helpers shared by every ``closp-lite`` sub-command module (chapter 0)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UserError(Exception):
+    """An error caused by the input or the environment, reported without a traceback."""
+
+
+def emit(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
+    """Print ``payload`` as JSON if ``--json`` was given, else ``text`` (or a readable dump)."""
+    if getattr(args, "json", False):
+        print(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    else:
+        print(text if text is not None else json.dumps(payload, indent=2, default=str))
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` the ``--json`` flag (one JSON document on stdout)."""
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def command(sub: argparse._SubParsersAction, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+    """Add sub-command ``name`` running ``handler`` to ``sub`` and return its parser."""
+    parser = sub.add_parser(name, help=help_, description=help_)
+    parser.set_defaults(handler=handler)
+    return parser

@@ -1,0 +1,82 @@
+"""`closp-lite evaluate|embed|search` (chapter 6)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from closp_lite.cli.common import add_json, command, emit
+
+
+_RUN_HELP = "the model: a run folder written by `closp-lite train`, or 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this group's sub-commands to the top-level parser."""
+    evaluate = command(sub, "evaluate", _evaluate, "nDCG@1000, mAP, R@k and mean recall on the S1, S2 and mixed corpus")
+    evaluate.add_argument("run", help=_RUN_HELP)
+    evaluate.add_argument("--data", required=True, type=Path, help="corpus folder with queries.jsonl and qrels/")
+    evaluate.add_argument("--ndcg-k", type=int, default=1000)
+    add_json(evaluate)
+    embed = command(sub, "embed", _embed, "embed the searched corpus (test split) into an index folder")
+    embed.add_argument("run", help=_RUN_HELP)
+    embed.add_argument("--data", required=True, type=Path, help="corpus folder")
+    embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings)")
+    add_json(embed)
+    search = command(sub, "search", _search, "search the corpus with a sentence")
+    search.add_argument("text", help="what to look for, e.g. 'flooded fields near a river'")
+    search.add_argument("--run", required=True, help=_RUN_HELP)
+    search.add_argument("--data", required=True, type=Path, help="corpus folder")
+    search.add_argument("--index", type=Path, help="index folder from `closp-lite embed` (default: embed now)")
+    search.add_argument("--modality", choices=["s1", "s2", "all"], default="all")
+    search.add_argument("--k", type=int, default=12)
+    search.add_argument("--figure", type=Path, help="save a grid of the results to this image file")
+    add_json(search)
+
+
+def _encoders(run: str) -> Any:
+    from closp_lite.experiments import run_encoders, untrained_encoders
+
+    return untrained_encoders() if run == "untrained" else run_encoders(run)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from closp_lite.experiments import evaluate_encoders, load_queries
+
+    queries, qrels = load_queries(args.data)
+    result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k)
+    rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]
+    for corpus, m in result["metrics"].items():
+        rows.append(
+            f"{corpus:<8}{m[f'ndcg@{args.ndcg_k}']:>11.2f}{m[f'map@{args.ndcg_k}']:>8.2f}{m['R@1']:>7.1f}"
+            f"{m['R@5']:>7.1f}{m['R@10']:>7.1f}{m['mR']:>7.1f}{m['n_documents']:>8}"
+        )
+    emit(args, {"run": args.run, "data": str(args.data), **result}, "\n".join(rows))
+    return 0
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from closp_lite.experiments import embed_corpus
+
+    index = embed_corpus(_encoders(args.run), args.data)
+    folder = index.save(args.out)
+    emit(args, {"index": str(folder), "n": len(index), "dim": index.dim}, f"wrote {len(index)} embeddings to {folder}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from closp_lite.experiments import embed_corpus, read_images, search_text
+    from closp_lite.index import EmbeddingIndex
+
+    encoders = _encoders(args.run)
+    index = EmbeddingIndex.load(args.index) if args.index else embed_corpus(encoders, args.data)
+    rows = search_text(encoders, index, args.text, args.k, args.modality)
+    if args.figure:
+        from closp_lite.plotting import plot_search_results
+
+        fig = plot_search_results(args.text, rows, read_images(args.data, [r["key"] for r in rows]))
+        fig.savefig(args.figure, dpi=100)
+    lines = [f"{r['rank']:>3} {r['score']:+.4f} {r['modality']} {r['key']}  {', '.join(r['labels'])}" for r in rows]
+    emit(args, {"query": args.text, "results": rows, "figure": str(args.figure) if args.figure else None}, "\n".join(lines))
+    return 0
