@@ -65,3 +65,20 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return path
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (timings on a shared machine are upper bounds when it is high)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def corpus_queries(root: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+    """The library's query set and graded qrels of the corpus in ``root`` (built into a temporary folder)."""
+    import tempfile
+
+    from closp_lite.experiments import load_queries
+    from closp_lite.queries import build_queries
+
+    folder = Path(tempfile.mkdtemp(prefix="closp-queries-"))
+    build_queries(root, folder)
+    return load_queries(folder)

@@ -22,6 +22,7 @@ import numpy as np
 
 from closp_lite import evaluation
 from closp_lite.config import DEFAULT_SEED, seed_everything, settings
+from closp_lite.fusion import DEFAULT_REMEDY, fused_scores, needs_anchors
 from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = [
     "evaluate_index",
     "load_queries",
     "openclip_encoders",
+    "query_scores",
     "read_images",
     "run_encoders",
     "run_experiments",
@@ -175,6 +177,19 @@ def _text_vectors(encoders: Encoders, texts: Sequence[str]) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
+def query_scores(index: EmbeddingIndex, encoders: Encoders, texts: Sequence[str], remedy: str = DEFAULT_REMEDY) -> np.ndarray:
+    """The ``(texts, N)`` scores of query texts against an index after a modality-gap remedy (chapter 6).
+
+    ``remedy`` is one of :data:`closp_lite.fusion.REMEDIES`; ``anchor`` calibrates each modality
+    with the captions of every label of the vocabulary as anchor texts.
+    """
+    from closp_lite.captions import closp_text
+    from closp_lite.labels import VOCABULARY
+
+    anchors = _text_vectors(encoders, [closp_text([label]) for label in VOCABULARY]) if needs_anchors(remedy) else None
+    return fused_scores(_text_vectors(encoders, texts), index.vectors, index.modalities, remedy, anchors)
+
+
 def evaluate_index(
     index: EmbeddingIndex,
     encoders: Encoders,
@@ -184,14 +199,16 @@ def evaluate_index(
     gain: evaluation.Gain = "linear",
     curve_ks: Sequence[int] = CURVE_KS,
     groups: Mapping[str, Sequence[str]] | None = None,
+    remedy: str = DEFAULT_REMEDY,
 ) -> dict[str, Any]:
     """Metrics per corpus (S1, S2, mixed) and the nDCG@k curve of the mixed corpus (chapter 6).
 
     ``groups`` (e.g. query kind -> query ids) adds ``by_group``: the metrics per corpus of each
-    group of queries on its own.
+    group of queries on its own. ``remedy`` (:mod:`closp_lite.fusion`) makes S1 and S2 scores
+    comparable in the mixed corpus; ``"none"`` ranks by raw cosine.
     """
     ids = [str(q["id"]) for q in queries]
-    scores = index.scores(_text_vectors(encoders, [str(q["text"]) for q in queries]))
+    scores = query_scores(index, encoders, [str(q["text"]) for q in queries], remedy)
     metrics = evaluation.evaluate_corpora(scores, ids, index.keys, index.modalities, qrels, ndcg_k, gain=gain)
     curve = evaluation.ndcg_curve(scores, ids, index.keys, qrels, [k for k in curve_ks if k <= len(index)] or [1], gain)
     out: dict[str, Any] = {"metrics": metrics, "ndcg_curve": {str(k): v for k, v in curve.items()}}
@@ -214,19 +231,28 @@ def evaluate_encoders(
     qrels: evaluation.Qrels,
     ndcg_k: int = evaluation.DEFAULT_NDCG_K,
     groups: Mapping[str, Sequence[str]] | None = None,
+    remedy: str = DEFAULT_REMEDY,
 ) -> dict[str, Any]:
     """Embed the searched corpus (``test`` split) of ``root`` and evaluate, optionally per query group (chapter 6)."""
-    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k, groups=groups)
+    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k, groups=groups, remedy=remedy)
 
 
-def search_text(encoders: Encoders, index: EmbeddingIndex, text: str, k: int = 12, modality: str = "all") -> list[dict[str, Any]]:
-    """The top ``k`` images for a free-text query: rank, key, modality, score, labels (chapter 6)."""
+def search_text(
+    encoders: Encoders, index: EmbeddingIndex, text: str, k: int = 12, modality: str = "all", remedy: str = DEFAULT_REMEDY
+) -> list[dict[str, Any]]:
+    """The top ``k`` images for a free-text query: rank, key, modality, score, cosine, labels (chapter 6).
+
+    ``score`` is what the ranking used (after the modality-gap ``remedy``, :mod:`closp_lite.fusion`);
+    ``cosine`` is the raw similarity of the image and the query.
+    """
     if not text.strip():
         raise ValueError("the query text is empty: type what you are looking for, e.g. 'flooded fields near a river'")
-    hits: SearchHits = index.search(_text_vectors(encoders, [text]), k, modality)
+    query = _text_vectors(encoders, [text])
+    hits: SearchHits = index.search(query, k, modality) if remedy == "none" else index.search_scores(query_scores(index, encoders, [text], remedy), k, modality)
+    cosines = query[0] @ np.asarray(index.vectors[hits.indices[0]], dtype=np.float32).T
     return [
-        {"rank": rank, "key": index.keys[i], "modality": str(index.modalities[i]), "score": float(s), "labels": index.labels[i]}
-        for rank, (i, s) in enumerate(zip(hits.indices[0], hits.scores[0]), start=1)
+        {"rank": rank, "key": index.keys[i], "modality": str(index.modalities[i]), "score": float(s), "cosine": float(c), "labels": index.labels[i]}
+        for rank, (i, s, c) in enumerate(zip(hits.indices[0], hits.scores[0], cosines), start=1)
     ]
 
 

@@ -140,6 +140,21 @@ class EmbeddingIndex:
         indices, scores = top_k(queries, self.vectors, k, self.rows(modality))
         return SearchHits(indices, scores, [[self.keys[i] for i in row] for row in indices])
 
+    def search_scores(self, scores: np.ndarray, k: int = 10, modality: str = "all") -> SearchHits:
+        """The top-``k`` rows of a precomputed ``(queries, N)`` score matrix, over one modality or all (chapter 6).
+
+        For scores that are not plain dot products, e.g. after a modality-gap remedy
+        (:func:`closp_lite.fusion.fused_scores`); ties go to the lower row, as in :meth:`search`.
+        """
+        scores = np.atleast_2d(np.asarray(scores, dtype=np.float32))
+        if scores.shape[1] != len(self):
+            raise ValueError(f"scores must have one column per vector ({len(self)}), got shape {scores.shape}")
+        if k < 1:
+            raise ValueError(f"k must be a positive integer, got {k}")
+        rows = self.rows(modality)
+        indices, best = _best_first(np.broadcast_to(rows, (scores.shape[0], rows.size)), scores[:, rows], k)
+        return SearchHits(indices, best, [[self.keys[i] for i in row] for row in indices])
+
     def scores(self, queries: np.ndarray) -> np.ndarray:
         """The full ``(queries, N)`` similarity matrix, for the metrics of :mod:`closp_lite.evaluation`."""
         queries = _check_queries(queries, self.dim)

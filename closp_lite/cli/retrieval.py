@@ -9,6 +9,7 @@ from typing import Any
 from closp_lite.cli.common import add_json, command, emit
 
 
+_REMEDY_HELP = "how S1 and S2 scores are made comparable in one ranking (closp_lite.fusion, chapter 6; 'none': raw cosine)"
 _RUN_HELP = "the model: a run folder written by `closp-lite train`, or 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
 
 
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("run", help=_RUN_HELP)
     evaluate.add_argument("--data", required=True, type=Path, help="corpus folder with queries.jsonl and qrels/")
     evaluate.add_argument("--ndcg-k", type=int, default=1000)
+    _add_remedy(evaluate)
     add_json(evaluate)
     embed = command(sub, "embed", _embed, "embed the searched corpus (test split) into an index folder")
     embed.add_argument("run", help=_RUN_HELP)
@@ -31,8 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--index", type=Path, help="index folder from `closp-lite embed` (default: embed now)")
     search.add_argument("--modality", choices=["s1", "s2", "all"], default="all")
     search.add_argument("--k", type=int, default=12)
+    _add_remedy(search)
     search.add_argument("--figure", type=Path, help="save a grid of the results to this image file")
     add_json(search)
+
+
+def _add_remedy(parser: argparse.ArgumentParser) -> None:
+    from closp_lite.fusion import DEFAULT_REMEDY, REMEDIES
+
+    parser.add_argument("--remedy", choices=REMEDIES, default=DEFAULT_REMEDY, help=f"{_REMEDY_HELP} (default: {DEFAULT_REMEDY})")
 
 
 def _encoders(run: str) -> Any:
@@ -45,14 +54,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from closp_lite.experiments import evaluate_encoders, load_queries
 
     queries, qrels = load_queries(args.data)
-    result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k)
+    result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k, remedy=args.remedy)
     rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]
     for corpus, m in result["metrics"].items():
         rows.append(
             f"{corpus:<8}{m[f'ndcg@{args.ndcg_k}']:>11.2f}{m[f'map@{args.ndcg_k}']:>8.2f}{m['R@1']:>7.1f}"
             f"{m['R@5']:>7.1f}{m['R@10']:>7.1f}{m['mR']:>7.1f}{m['n_documents']:>8}"
         )
-    emit(args, {"run": args.run, "data": str(args.data), **result}, "\n".join(rows))
+    emit(args, {"run": args.run, "data": str(args.data), "remedy": args.remedy, **result}, "\n".join(rows))
     return 0
 
 
@@ -71,12 +80,12 @@ def _search(args: argparse.Namespace) -> int:
 
     encoders = _encoders(args.run)
     index = EmbeddingIndex.load(args.index) if args.index else embed_corpus(encoders, args.data)
-    rows = search_text(encoders, index, args.text, args.k, args.modality)
+    rows = search_text(encoders, index, args.text, args.k, args.modality, args.remedy)
     if args.figure:
         from closp_lite.plotting import plot_search_results
 
         fig = plot_search_results(args.text, rows, read_images(args.data, [r["key"] for r in rows]))
         fig.savefig(args.figure, dpi=100)
-    lines = [f"{r['rank']:>3} {r['score']:+.4f} {r['modality']} {r['key']}  {', '.join(r['labels'])}" for r in rows]
-    emit(args, {"query": args.text, "results": rows, "figure": str(args.figure) if args.figure else None}, "\n".join(lines))
+    lines = [f"{r['rank']:>3} {r['score']:+.4f} (cosine {r['cosine']:+.4f}) {r['modality']} {r['key']}  {', '.join(r['labels'])}" for r in rows]
+    emit(args, {"query": args.text, "remedy": args.remedy, "results": rows, "figure": str(args.figure) if args.figure else None}, "\n".join(lines))
     return 0

@@ -1,0 +1,110 @@
+"""Modality-gap remedies (closp_lite.fusion) and the search path that applies them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from closp_lite import fusion
+from closp_lite.index import EmbeddingIndex
+
+
+def _gapped(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulated embeddings with a modality gap: every S2 vector is shifted along one axis.
+
+    Rows 0-9 are S1, 10-19 S2; within each modality, row i resembles the query the more the
+    larger its signal. The raw cosine puts every S2 image above every S1 image.
+    """
+    rng = np.random.default_rng(seed)
+    signal = np.tile(np.linspace(0.0, 1.0, 10), 2)
+    vectors = np.zeros((20, 4), dtype=np.float32)
+    vectors[:, 0] = signal + 0.01 * rng.standard_normal(20)
+    vectors[:, 1] = 1.0
+    vectors[10:, 2] = 3.0  # the gap: S2 sits apart from S1
+    vectors[:10, 3] = 3.0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = np.array([[0.6, 0.0, 0.8, 0.0]], dtype=np.float32)  # nearer the S2 side, as a caption often is
+    return vectors, np.array(["s1"] * 10 + ["s2"] * 10), query
+
+
+def _top_modalities(scores: np.ndarray, modalities: np.ndarray, k: int) -> list[str]:
+    return list(modalities[np.argsort(-scores[0], kind="stable")[:k]])
+
+
+def test_raw_scores_show_the_gap_and_remedies_close_it() -> None:
+    vectors, modalities, query = _gapped()
+    raw = fusion.fused_scores(query, vectors, modalities, "none")
+    np.testing.assert_allclose(raw, query @ vectors.T, rtol=1e-6)
+    assert fusion.modality_share(_top_modalities(raw, modalities, 10), "s1", 10) == 0.0
+    # Anchor captions sit on the text side of the gap, like the query.
+    anchors = np.array([[1.0, 0.0, 1.3, 0.0], [0.0, 1.0, 1.3, 0.0], [0.5, 0.5, 1.3, 0.0]], dtype=np.float32)
+    anchors /= np.linalg.norm(anchors, axis=1, keepdims=True)
+    for remedy in ("centre", "zscore", "anchor", "interleave"):
+        fused = fusion.fused_scores(query, vectors, modalities, remedy, anchors=anchors)
+        share = fusion.modality_share(_top_modalities(fused, modalities, 10), "s1", 10)
+        assert 0.3 <= share <= 0.7, (remedy, share)
+
+
+def test_order_within_a_modality_is_kept_except_by_centring() -> None:
+    vectors, modalities, query = _gapped(1)
+    raw = fusion.fused_scores(query, vectors, modalities, "none")[0]
+    for remedy in ("zscore", "anchor", "interleave"):
+        fused = fusion.fused_scores(query, vectors, modalities, remedy, anchors=vectors[:3])[0]
+        for m in ("s1", "s2"):
+            rows = np.flatnonzero(modalities == m)
+            assert list(np.argsort(-fused[rows], kind="stable")) == list(np.argsort(-raw[rows], kind="stable")), remedy
+
+
+def test_interleave_merges_by_percentile_in_proportion() -> None:
+    vectors, modalities, query = _gapped()
+    fused = fusion.fused_scores(query, vectors, modalities, "interleave")[0]
+    assert sorted(fused[modalities == "s1"].round(3)) == sorted(fused[modalities == "s2"].round(3))
+    assert fused.max() == pytest.approx(0.95) and fused.min() == pytest.approx(0.05)
+    # 10 S1 vs 5 S2 images: the top 3 holds 2 S1 and 1 S2
+    keep = np.r_[0:10, 15:20]
+    merged = fusion.fused_scores(query, vectors[keep], modalities[keep], "interleave")
+    assert sorted(_top_modalities(merged, modalities[keep], 3)) == ["s1", "s1", "s2"]
+
+
+def test_errors_name_the_fix() -> None:
+    vectors, modalities, query = _gapped()
+    with pytest.raises(ValueError, match="choose one of none, centre"):
+        fusion.fused_scores(query, vectors, modalities, "magic")
+    with pytest.raises(ValueError, match="anchor text vectors"):
+        fusion.fused_scores(query, vectors, modalities, "anchor")
+    with pytest.raises(ValueError, match="one modality per vector"):
+        fusion.fused_scores(query, vectors, modalities[:3], "none")
+    assert fusion.needs_anchors("anchor") and not fusion.needs_anchors("interleave")
+    assert fusion.DEFAULT_REMEDY in fusion.REMEDIES
+
+
+def test_index_search_scores_matches_search_on_raw_scores() -> None:
+    vectors, modalities, query = _gapped()
+    index = EmbeddingIndex(vectors, [f"k{i}" for i in range(20)], modalities, [[] for _ in range(20)])
+    for modality in ("s1", "s2", "all"):
+        direct = index.search(query, 5, modality)
+        via_scores = index.search_scores(index.scores(query), 5, modality)
+        assert direct.keys == via_scores.keys
+        np.testing.assert_allclose(direct.scores, via_scores.scores, rtol=1e-6)
+    with pytest.raises(ValueError, match="one column per vector"):
+        index.search_scores(np.zeros((1, 3)), 2)
+
+
+def test_search_text_applies_the_remedy(tmp_path: Path) -> None:
+    import torch
+
+    from closp_lite import experiments as ex
+
+    vectors, modalities, query = _gapped()
+    index = EmbeddingIndex(vectors, [f"k{i}" for i in range(20)], modalities, [["Water"]] * 20)
+    encoders = ex.Encoders(lambda x: x, lambda texts: torch.tensor(np.repeat(query, len(texts), 0)))
+    raw = ex.search_text(encoders, index, "water", k=10, remedy="none")
+    fused = ex.search_text(encoders, index, "water", k=10)
+    assert {r["modality"] for r in raw} == {"s2"}
+    assert {r["modality"] for r in fused} == {"s1", "s2"}
+    assert all(r["cosine"] == pytest.approx(float(query[0] @ vectors[int(r["key"][1:])])) for r in fused)
+    folder = index.save(tmp_path / "emb", dtype="float32")
+    assert json.loads((folder / "info.json").read_text())["n"] == 20
