@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, corpus_queries, load_average, write_result  # noqa: E402
+from common import RESULTS, corpus_queries, load_average, write_result
 
-from closp_lite.book_model import cached_run, default_config  # noqa: E402
-from closp_lite.experiments import embed_corpus, evaluate_index, run_encoders  # noqa: E402
-from closp_lite.training import read_log  # noqa: E402
+from closp_lite.book_model import cached_run, default_config
+from closp_lite.experiments import embed_corpus, evaluate_index, run_encoders
+from closp_lite.training import read_log
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "fixed scale 1.0, lr 3e-3, batch 64, 6 epochs": {"learnable_scale": False, "lr": 3e-3, "batch_size": 64, "epochs": 6},

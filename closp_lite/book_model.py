@@ -61,7 +61,13 @@ def corpus_fingerprint(root: str | Path) -> str:
 
 
 def run_folder(config: TrainConfig) -> Path:
-    """Where the run of ``config`` (a resolved ``TrainConfig`` with ``data`` set) is cached (chapter 5)."""
+    """Where the run of ``config`` (a resolved ``TrainConfig`` with ``data`` set) is cached (chapter 5).
+
+    Raises:
+        ValueError: if ``config.data`` is not set (build it with :func:`default_config`).
+    """
+    if config.data is None:
+        raise ValueError("the training config names no corpus folder (data): build it with book_model.default_config()")
     settings_json = json.dumps({k: v for k, v in config.to_dict().items() if k != "data"}, sort_keys=True, default=str)
     key = hashlib.sha256((settings_json + corpus_fingerprint(config.data)).encode()).hexdigest()[:12]
     return data_dir() / "models" / f"{config.mode}-{key}"

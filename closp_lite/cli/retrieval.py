@@ -8,7 +8,6 @@ from typing import Any
 
 from closp_lite.cli.common import add_json, command, emit
 
-
 _REMEDY_HELP = "how S1 and S2 scores are made comparable in one ranking (closp_lite.fusion, chapter 6; 'none': raw cosine)"
 _RUN_HELP = "the model: a run folder written by `closp-lite train`, or 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
 
