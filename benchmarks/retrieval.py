@@ -89,7 +89,10 @@ def trained_encoders(root: Path, mode: str, seed: int, runs: Path, name: str, ov
     overrides = dict(overrides)
     model = ModelConfig(**{k: overrides.pop(k) for k in MODEL_KEYS if k in overrides})
     folder = runs / f"run{len(log)}"
-    result = train(TrainConfig(mode=mode, data=str(root), seed=seed, model=model, **overrides), folder, progress=False)
+    # The ablations compare against upstream's fixed logit scale 1.0 (the library default became the
+    # learnable temperature after benchmarks/sweep.py); "learnable temperature" is the one row without it.
+    settings = {"learnable_scale": False, **overrides}
+    result = train(TrainConfig(mode=mode, data=str(root), seed=seed, model=model, **settings), folder, progress=False)
     last = result.log[-1]
     log[name] = {"steps": result.steps, "seconds": round(result.seconds, 1), "best_epoch": result.best_epoch,
                  "final_train_loss": round(last["train_loss"], 4), "train_chance": round(last["train_chance"], 4),

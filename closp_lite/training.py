@@ -62,7 +62,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     modalities: tuple[str, ...] = ("s1", "s2")
     text_style: str = "closp"
-    learnable_scale: bool = False
+    learnable_scale: bool = True  # CLIP's temperature: the fixed 1.0 of upstream barely learns (benchmarks/results/sweep.md)
     label_aware: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 

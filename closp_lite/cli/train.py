@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, default=None, help="maximum learning rate of OneCycle")
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--label-aware", action="store_true", help="multi-positive targets for equal label sets")
-    parser.add_argument("--learnable-scale", action="store_true", help="CLIP's learnable temperature instead of 1.0")
+    parser.add_argument("--fixed-scale", action="store_true", help="upstream CLOSP's fixed logit scale 1.0 instead of the learnable temperature")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     add_json(parser)
 
@@ -33,7 +33,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     flags = {"mode": args.mode, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     config = replace(config, **{k: v for k, v in flags.items() if v is not None})
-    config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale or args.learnable_scale)
+    config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale and not args.fixed_scale)
     result = train(config, args.out, resume=args.resume, progress=not args.json)
     from closp_lite.distributed import context
 
