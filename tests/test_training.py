@@ -47,7 +47,9 @@ def test_run_folder_log_and_loss_goes_down(tmp_path) -> None:
     rows = read_log(tmp_path / "run")
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[-1]["train_loss"] < rows[0]["train_loss"] or rows[-1]["val_loss"] < rows[0]["val_loss"]
-    assert rows[0]["scale"] == pytest.approx(1.0)
+    assert rows[0]["scale"] != pytest.approx(1.0) and 1.0 < rows[0]["scale"] <= 100.0  # learnable temperature by default
+    fixed = train(_config(learnable_scale=False, epochs=1), tmp_path / "fixed", splits=_splits(), progress=False)
+    assert fixed.log[0]["scale"] == pytest.approx(1.0)
     assert result.best_val_loss == min(r["val_loss"] for r in rows)
     model = CLOSP.load(tmp_path / "run")
     assert model.encode_image(torch.zeros(1, 2, 120, 120)).shape == (1, 384)
