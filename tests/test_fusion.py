@@ -108,3 +108,10 @@ def test_search_text_applies_the_remedy(tmp_path: Path) -> None:
     assert all(r["cosine"] == pytest.approx(float(query[0] @ vectors[int(r["key"][1:])])) for r in fused)
     folder = index.save(tmp_path / "emb", dtype="float32")
     assert json.loads((folder / "info.json").read_text())["n"] == 20
+
+
+def test_default_remedy_is_the_measured_best() -> None:
+    record = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "modality_gap.json").read_text())
+    assert record["results"]["best"] == fusion.DEFAULT_REMEDY
+    best = record["results"]["remedies"][fusion.DEFAULT_REMEDY]
+    assert best["land_cover_share_gap_points"] <= 15 and best["mixed_over_mean_s1_s2_ndcg@10"] >= 0.9
