@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DONE_FILE = "book_model.json"
 
-__all__ = ["DONE_FILE", "cached_run", "corpus_fingerprint", "default_config", "run_folder"]
+__all__ = ["DONE_FILE", "cached_run", "corpus_fingerprint", "default_config", "is_cached", "run_folder"]
 
 
 def default_config(mode: str | None = None, **overrides: Any) -> TrainConfig:
@@ -94,3 +94,8 @@ def cached_run(
                "seconds": round(result.seconds, 1), "config": config.to_dict()}  # fmt: skip
     (folder / DONE_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return folder
+
+
+def is_cached(config: TrainConfig | None = None) -> bool:
+    """Whether the run of ``config`` (default: :func:`default_config`) is trained and cached (chapter 5)."""
+    return (run_folder(config or default_config()) / DONE_FILE).is_file()
