@@ -115,3 +115,19 @@ def test_default_remedy_is_the_measured_best() -> None:
     assert record["results"]["best"] == fusion.DEFAULT_REMEDY
     best = record["results"]["remedies"][fusion.DEFAULT_REMEDY]
     assert best["land_cover_share_gap_points"] <= 15 and best["mixed_over_mean_s1_s2_ndcg@10"] >= 0.9
+
+
+def test_cli_search_and_evaluate_take_a_remedy(tiny_corpus, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from closp_lite.cli import main
+
+    root, _ = tiny_corpus
+    argv = ["search", "forest", "--run", "untrained", "--data", str(root), "--k", "4", "--json"]
+    assert main([*argv, "--remedy", "none"]) == 0
+    raw = json.loads(capsys.readouterr().out)
+    assert raw["remedy"] == "none" and all(r["score"] == pytest.approx(r["cosine"], abs=1e-5) for r in raw["results"])
+    assert main(argv) == 0
+    fused = json.loads(capsys.readouterr().out)
+    assert fused["remedy"] == fusion.DEFAULT_REMEDY and len(fused["results"]) == 4
+    with pytest.raises(SystemExit):
+        main([*argv, "--remedy", "magic"])
+    assert "invalid choice" in capsys.readouterr().err
