@@ -48,7 +48,7 @@ class ScaleSettings:
 _SETTINGS: dict[str, ScaleSettings] = {
     "tiny": ScaleSettings("tiny", n_s1=48, n_s2=48, epochs=1, batch_size=16, num_workers=0, embed_batch_size=32),
     "sample": ScaleSettings(
-        "sample", n_s1=1500, n_s2=1500, epochs=6, batch_size=64, num_workers=0, embed_batch_size=128
+        "sample", n_s1=1500, n_s2=1500, epochs=6, batch_size=32, num_workers=0, embed_batch_size=128
     ),
     "full": ScaleSettings("full", n_s1=None, n_s2=None, epochs=30, batch_size=64, num_workers=8, embed_batch_size=512),
 }
