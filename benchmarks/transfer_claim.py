@@ -69,10 +69,18 @@ def s1_ndcg(run: Path, root: str, queries: list[dict[str, Any]], qrels: dict[str
     return {"ndcg@10": round(at10, 3), "ndcg@1000": round(at1000, 3)}
 
 
+def _base(mode: str, seed: int) -> TrainConfig:
+    return default_config(mode, seed=seed, epochs=EPOCHS, batch_size=BATCH_SIZE, text_lr=TEXT_LR, model=ModelConfig(train_text=True))
+
+
+def _cache(base: TrainConfig, arm: str, fraction: float) -> Path:
+    return data_dir() / "transfer_claim" / f"{base.mode}-{corpus_fingerprint(base.data or '')}-{arm}-{fraction}-{base.seed}.json"
+
+
 def one_run(mode: str, arm: str, fraction: float, seed: int, queries: list[dict[str, Any]], qrels: dict[str, dict[str, int]]) -> dict[str, Any]:
     """Train one arm (cached by its settings) and measure it."""
-    base = default_config(mode, seed=seed, epochs=EPOCHS, batch_size=BATCH_SIZE, text_lr=TEXT_LR, model=ModelConfig(train_text=True))
-    cache = data_dir() / "transfer_claim" / f"{mode}-{corpus_fingerprint(base.data or '')}-{arm}-{fraction}-{seed}.json"
+    base = _base(mode, seed)
+    cache = _cache(base, arm, fraction)
     if cache.is_file():
         return json.loads(cache.read_text())
     unified = scarce_splits(base, fraction, ("s1", "s2"))
@@ -117,17 +125,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
     parser.add_argument("--fractions", type=float, nargs="*", default=list(FRACTIONS))
     parser.add_argument("--no-write", action="store_true", help="only fill the run cache (another process writes the result)")
+    parser.add_argument("--collect", action="store_true", help="train nothing: write the result from the runs cached so far")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    queries, qrels = corpus_queries(Path(default_config(args.mode).data or ""))
-    runs = [one_run(args.mode, arm, f, s, queries, qrels) for s in args.seeds for f in args.fractions for arm in ("unified", "sar-only")]
+    plan = [(arm, f, s) for s in args.seeds for f in args.fractions for arm in ("unified", "sar-only")]
+    if args.collect:
+        caches = [_cache(_base(args.mode, s), arm, f) for arm, f, s in plan]
+        runs = [json.loads(c.read_text()) for c in caches if c.is_file()]
+    else:
+        queries, qrels = corpus_queries(Path(default_config(args.mode).data or ""))
+        runs = [one_run(args.mode, arm, f, s, queries, qrels) for arm, f, s in plan]
     summary = summarise(runs)
     print(json.dumps(summary, indent=1))
     if args.no_write:
         return
-    payload = {"mode": args.mode, "text_lr": TEXT_LR, "epochs_unified": EPOCHS, "batch_size": BATCH_SIZE, "summary": summary, "runs": runs, "load_average": load_average(),
+    payload = {"mode": args.mode, "planned_runs": len(plan), "finished_runs": len(runs), "text_lr": TEXT_LR, "epochs_unified": EPOCHS, "batch_size": BATCH_SIZE, "summary": summary, "runs": runs, "load_average": load_average(),
                "note": "simulated corpus; both arms fine-tune the text tower; same optimiser steps per pair"}  # fmt: skip
     write_result("transfer_claim", payload)
     lines = ["# Transfer claim: S1 nDCG@10, unified vs SAR-only, trainable text tower (simulated)", "",
