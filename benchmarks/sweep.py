@@ -39,7 +39,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "learnable scale, lr 1e-2, batch 64, 6 epochs": {"learnable_scale": True, "lr": 1e-2, "batch_size": 64, "epochs": 6},
     "learnable scale, lr 3e-3, batch 32, 6 epochs": {"learnable_scale": True, "lr": 3e-3, "batch_size": 32, "epochs": 6},
     "learnable scale, lr 1e-3, batch 64, 6 epochs": {"learnable_scale": True, "lr": 1e-3, "batch_size": 64, "epochs": 6},
-    "learnable scale, lr 3e-3, batch 64, 10 epochs": {"learnable_scale": True, "lr": 3e-3, "batch_size": 64, "epochs": 10},
 }
 
 
