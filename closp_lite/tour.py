@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from closp_lite.config import get_mode, seed_everything
+from closp_lite.config import DEFAULT_SEED, get_mode, seed_everything
 
 DEFAULT_QUERY = "flooded fields near a river"
 
@@ -24,7 +24,7 @@ def _check(report: Any, root: Path) -> None:
         raise ValueError(f"{root} failed verification: " + "; ".join(map(str, report.problems[:5])))
 
 
-def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUERY, seed: int = 42) -> dict[str, Any]:
+def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUERY, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """Run the main job in ``mode`` and write its outputs to ``out``; return a summary (chapter 0).
 
     Outputs: ``run/`` (the trained model and its log), ``queries/``, ``evaluation.json``,

@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from closp_lite.captions.closp import closp_text
+from closp_lite.config import DEFAULT_SEED
 from closp_lite.captions.sar_rewrite import optical_description, rewrite_for_sar
 from closp_lite.captions.segmentation import segmentation_caption
 from closp_lite.captions.templates import STYLE_CODES, caption_rng, template_caption
@@ -44,7 +45,7 @@ def caption(
     key: str,
     labels: Sequence[str],
     modality: str,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     mask: np.ndarray | None = None,
     extent: np.ndarray | None = None,
 ) -> str:
@@ -71,7 +72,7 @@ def caption(
 def caption_table(
     root: str | Path,
     styles: Sequence[str] = STYLES,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     keys: Sequence[str] | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -100,7 +101,7 @@ def caption_table(
     return pd.DataFrame(rows, columns=["key", *styles])
 
 
-def build_captions(root: str | Path, styles: Sequence[str] = STYLES, seed: int = 42, progress: bool = True) -> pd.DataFrame:
+def build_captions(root: str | Path, styles: Sequence[str] = STYLES, seed: int = DEFAULT_SEED, progress: bool = True) -> pd.DataFrame:
     """Caption every patch of ``root`` and write ``captions.parquet`` beside it; return the table (chapter 4).
 
     An existing file is replaced (its other style columns are kept when the keys agree).

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from closp_lite.cli.common import UserError, add_json, command, emit
+from closp_lite.config import DEFAULT_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = command(sub, "simulate", _simulate, "write a simulated CrisisLandMark corpus (S1 + S2 patches)")
     parser.add_argument("--n-s1", type=int, required=True, help="number of simulated Sentinel-1 patches")
     parser.add_argument("--n-s2", type=int, required=True, help="number of simulated Sentinel-2 patches")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (same seed, same files)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cloud-rate", type=float, default=None, help="share of cloudy S2 patches (default 0.1)")
     parser.add_argument("--overwrite", action="store_true", help="replace a corpus already in --out")

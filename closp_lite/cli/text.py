@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from closp_lite.cli.common import UserError, add_json, command, emit
+from closp_lite.config import DEFAULT_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,11 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, help="corpus folder")
     parser.add_argument("--style", default="template", choices=["closp", "template", "segmentation", "sar-rewrite"])
     parser.add_argument("--n", type=int, default=5, help="number of patches")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     add_json(parser)
     parser = command(captions_sub, "build", _captions_build, "write captions.parquet (all styles) beside a corpus")
     parser.add_argument("path", type=Path, help="corpus folder")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     add_json(parser)
     parser = command(captions_sub, "audit", _captions_audit, "audit the captions.parquet of a corpus, per style")
     parser.add_argument("path", type=Path, help="corpus folder")

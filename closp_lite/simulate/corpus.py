@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from closp_lite.config import data_dir, settings
+from closp_lite.config import DEFAULT_SEED, data_dir, settings
 from closp_lite.data.format import CorpusWriter, Patch
 from closp_lite.labels import VOCABULARY
 from closp_lite.simulate.geography import LANDCOVER_REGIONS, Region, event_regions, get_region
@@ -98,7 +98,7 @@ def _regions(event: str | None) -> tuple[Region, ...]:
     return LANDCOVER_REGIONS if event is None else event_regions(event)
 
 
-def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, float]] | None = None) -> list[PatchPlan]:
+def plan_corpus(n_s1: int, n_s2: int, seed: int = DEFAULT_SEED, mix: dict[str, dict[str, float]] | None = None) -> list[PatchPlan]:
     """Return the plan of a corpus: which source and region every patch comes from (chapter 0).
 
     Sources get their share of each modality exactly (rounded; the land-cover source takes the
@@ -135,7 +135,7 @@ def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, f
     return plans
 
 
-def make_patch(plan: PatchPlan, seed: int = 42, cloud_rate: float = CLOUD_RATE) -> Patch:
+def make_patch(plan: PatchPlan, seed: int = DEFAULT_SEED, cloud_rate: float = CLOUD_RATE) -> Patch:
     """Render the patch of ``plan`` (its own random stream: the same seed gives the same patch) (chapter 1)."""
     rng = np.random.default_rng([seed, _MODALITY_CODE[plan.modality], plan.index])
     event = SOURCES[plan.source].event
@@ -187,7 +187,7 @@ def generate_corpus(
     root: str | Path,
     n_s1: int,
     n_s2: int,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     *,
     cloud_rate: float = CLOUD_RATE,
     mix: dict[str, dict[str, float]] | None = None,
@@ -241,7 +241,7 @@ def generate_corpus(
 _DONE_FILE = "simulation.json"
 
 
-def sample_corpus(mode: str | None = None, seed: int = 42, progress: bool = True) -> Path:
+def sample_corpus(mode: str | None = None, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
     """Return the folder of the cached simulated corpus of scale ``mode``, generating it once (chapters 0-6).
 
     The size comes from :func:`closp_lite.config.settings` (``n_s1``, ``n_s2``); the corpus lives

@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 
 import closp_lite
+from closp_lite.config import DEFAULT_SEED
 from closp_lite.simulate.corpus import GENERATOR_VERSION, generate_corpus
 
-SAMPLES_SEED = 42
+SAMPLES_SEED = DEFAULT_SEED
 SAMPLES_N_S1 = 20
 SAMPLES_N_S2 = 20
 MANIFEST = "MANIFEST.json"
