@@ -45,17 +45,21 @@ SPLITS: tuple[str, ...] = ("train", "test")
 PART_SUFFIX = ".part"
 """Files being written carry this suffix until they are complete, so nothing half-written looks done."""
 
-# Shard-name prefixes of the official corpus whose modality is known without opening an image.
-_SHARD_MODALITY: dict[str, Modality] = {
-    "benv2s1": "s1",
-    "benv2s2": "s2",
-    "sen1flood": "s1",
-    "sen2flood": "s2",
-    "mmflood": "s1",
-    "quakeset": "s1",
-    "cabuar": "s2",
+SOURCES: dict[str, tuple[str, Modality]] = {
+    "benv2s1": ("benv2s1", "s1"),
+    "benv2s2": ("benv2s2", "s2"),
+    "cabuar": ("cabuar", "s2"),
+    "mmflood": ("mmflood", "s1"),
+    "sen1flood": ("sen12flood", "s1"),
+    "sen2flood": ("sen12flood", "s2"),
+    "quakeset": ("quakeset", "s1"),
 }
+"""Source -> (shard stem, modality) of the official corpus: ``benv2s1_part1..4.h5``, ...;
+``sen1flood`` and ``sen2flood`` share one shard file, ``sen12flood.h5``."""
 _PART_RE = re.compile(r"_part\d+$")
+TIMESTAMP_RESOLUTION_S = 128
+"""Spacing of float32 values near today's POSIX time (2**30 s .. 2**31 s): a timestamp stored as
+float32, as the dataset card documents, is only known to within about two minutes."""
 
 __all__ = [
     "CAPTIONS",
@@ -63,16 +67,22 @@ __all__ = [
     "METADATA",
     "QRELS_DIR",
     "QUERIES",
+    "SOURCES",
     "SPLITS",
+    "TIMESTAMP_RESOLUTION_S",
     "CorpusWriter",
     "CrisisLandMark",
     "Patch",
     "check_patch",
+    "decode_labels",
+    "external_links",
     "lonlat",
     "parse_crs",
+    "parse_timestamp",
     "read_captions",
     "read_qrels",
     "read_queries",
+    "shard_modality",
     "source_of_shard",
     "write_captions",
     "write_qrels",
@@ -137,22 +147,105 @@ def check_patch(patch: Patch) -> None:
         )
 
 
+def _scalar(value: Any) -> Any:
+    """The one value of a scalar or a one-element array (the published format stores (1,) arrays)."""
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise ValueError(f"expected one value, got an array of shape {value.shape}")
+        value = value.reshape(()).item()
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def parse_crs(value: Any) -> int:
-    """EPSG code of a ``crs`` attribute: an integer, or a string such as ``"32633"`` / ``"EPSG:32633"`` (chapter 0).
+    """EPSG code of a ``crs`` attribute (chapter 0).
+
+    Accepts an integer, a string such as ``"32633"`` / ``"EPSG:32633"``, or a float or a float
+    array of shape (1,) holding an integral value (the dataset card's encoding: float32 (1,)).
 
     Raises:
         ValueError: if the value holds no EPSG code.
     """
-    text = _decode_str(value.item() if isinstance(value, np.ndarray) else value).strip()
+    try:
+        value = _scalar(value)
+    except ValueError as err:
+        raise ValueError(f"crs {value!r} is not an EPSG code ({err})") from err
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    text = _decode_str(value).strip()
     match = re.fullmatch(r"(?:EPSG:)?(\d+)", text, flags=re.IGNORECASE)
     if match is None:
-        raise ValueError(f"crs {text!r} is not an EPSG code (expected e.g. 32633 or 'EPSG:32633')")
+        raise ValueError(f"crs {text!r} is not an EPSG code (expected e.g. 32633, 32633.0 or 'EPSG:32633')")
     return int(match.group(1))
 
 
-def source_of_shard(shard: str) -> str:
-    """The source name of a shard file name: ``benv2s1_part3.h5`` -> ``benv2s1`` (chapter 0)."""
+def parse_timestamp(value: Any) -> str | None:
+    """ISO 8601 text of a ``timestamp`` attribute, or ``None`` if it is empty (chapter 0).
+
+    Strings are kept as they are. Numbers (also float32 arrays of shape (1,), the dataset card's
+    encoding) are POSIX seconds, written as UTC; float32 holds them only to about
+    :data:`TIMESTAMP_RESOLUTION_S` seconds, so the minutes are approximate.
+
+    Raises:
+        ValueError: for a value that is neither text nor a finite number.
+    """
+    from datetime import UTC, datetime
+
+    try:
+        value = _scalar(value)
+    except ValueError as err:
+        raise ValueError(f"timestamp {value!r} is not one value ({err})") from err
+    if isinstance(value, bytes | str):
+        text = _decode_str(value).strip()
+        return text or None
+    if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        return datetime.fromtimestamp(round(float(value)), tz=UTC).isoformat().replace("+00:00", "Z")
+    raise ValueError(f"timestamp {value!r} is neither ISO 8601 text nor POSIX seconds")
+
+
+def _shard_stem(shard: str) -> str:
     return _PART_RE.sub("", Path(shard).name.removesuffix(".h5"))
+
+
+def source_of_shard(shard: str, modality: str | None = None) -> str:
+    """The source of a sample from its shard file name (and modality where a shard holds two) (chapter 0).
+
+    ``benv2s1_part3.h5`` -> ``benv2s1``; ``sen12flood.h5`` -> ``sen1flood`` (S1) or
+    ``sen2flood`` (S2). A shard outside :data:`SOURCES` (a simulated corpus) is its own source.
+
+    Raises:
+        ValueError: for a shared shard without a modality.
+    """
+    stem = _shard_stem(shard)
+    candidates = [source for source, (shard_stem, _) in SOURCES.items() if shard_stem == stem]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else stem
+    matching = [source for source in candidates if SOURCES[source][1] == modality]
+    if len(matching) != 1:
+        raise ValueError(f"{shard} holds the sources {candidates}: the modality (s1 or s2) decides, got {modality!r}")
+    return matching[0]
+
+
+def shard_modality(shard: str) -> Modality | None:
+    """The modality of every sample of an official shard, or ``None`` if it holds both or is unknown (chapter 0)."""
+    modalities = {modality for shard_stem, modality in SOURCES.values() if shard_stem == _shard_stem(shard)}
+    return modalities.pop() if len(modalities) == 1 else None
+
+
+def external_links(master: str | Path) -> dict[str, str]:
+    """``key -> shard file name`` of the top-level external links of a master file (chapter 0).
+
+    Raises:
+        OSError: if the master file cannot be opened.
+    """
+    found: dict[str, str] = {}
+
+    def visit(name: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink) and "/" not in name:
+            found[name] = link.filename
+
+    with h5py.File(master, "r") as handle:
+        handle.visititems_links(visit)
+    return found
 
 
 def _part(path: Path) -> Path:
@@ -270,16 +363,16 @@ def _remove_corpus(root: Path) -> None:
     master = root / MASTER
     if master.exists():
         shards: set[str] = set()
-        with contextlib.suppress(OSError), h5py.File(master, "r") as handle:
-            handle.visititems_links(lambda _name, link: shards.add(getattr(link, "filename", "")) and None)
+        with contextlib.suppress(OSError):
+            shards = set(external_links(master).values())
         master.unlink()
-        for name in shards - {""}:
+        for name in shards:
             if Path(name).name == name:  # never follow a link outside the folder
                 (root / name).unlink(missing_ok=True)
 
 
-def _decode_labels(value: Any) -> list[str]:
-    """Labels attribute -> list of str (arrays of str/bytes, or one string holding a list)."""
+def decode_labels(value: Any) -> list[str]:
+    """A ``labels`` attribute as a list of str: arrays of str/bytes, or one string holding a list (chapter 0)."""
     if isinstance(value, bytes):
         value = value.decode()
     if isinstance(value, str):
@@ -332,25 +425,20 @@ class CrisisLandMark:
             )
         shards = self.metadata["key"].map(shard_of)
         self.metadata["shard"] = shards
-        if "source" not in self.metadata.columns:
-            self.metadata["source"] = shards.map(source_of_shard)
         if "modality" not in self.metadata.columns:
             self.metadata["modality"] = [self._modality(key, shard) for key, shard in zip(self.metadata["key"], shards)]
+        if "source" not in self.metadata.columns:
+            self.metadata["source"] = [source_of_shard(s, m) for s, m in zip(shards, self.metadata["modality"])]
 
     def _links(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-
-        def visit(name: str, link: h5py.ExternalLink | h5py.SoftLink | h5py.HardLink) -> None:
-            if isinstance(link, h5py.ExternalLink) and "/" not in name:
-                found[name] = link.filename.removesuffix(".h5")
-
-        with h5py.File(self.root / MASTER, "r") as master:
-            master.visititems_links(visit)
-        return found
+        try:
+            links = external_links(self.root / MASTER)
+        except OSError as err:
+            raise ValueError(f"{self.root / MASTER} cannot be read ({err}): download it again, then run `closp-lite data verify`") from err
+        return {key: filename.removesuffix(".h5") for key, filename in links.items()}
 
     def _modality(self, key: str, shard: str) -> Modality:
-        known = _SHARD_MODALITY.get(source_of_shard(shard))
-        return known or modality_from_bands(self._group(key, shard)["image"].shape[0])
+        return shard_modality(shard) or modality_from_bands(self._group(key, shard)["image"].shape[0])
 
     def __enter__(self) -> CrisisLandMark:
         return self
@@ -387,37 +475,51 @@ class CrisisLandMark:
             path = self.root / f"{shard}.h5"
             if not path.is_file():
                 raise FileNotFoundError(f"{path} not found: the shard is missing from {self.root} (download it again)")
-            self._handles[shard] = h5py.File(path, "r")
+            try:
+                self._handles[shard] = h5py.File(path, "r")
+            except OSError as err:
+                raise ValueError(f"{path} cannot be opened ({err}): truncated or damaged - download it again") from err
         return self._handles[shard]
 
     def _group(self, key: str, shard: str) -> h5py.Group:
         handle = self._file(shard)
         if key not in handle:
-            raise KeyError(f"{handle.filename}: no group for sample {key!r}")
+            raise ValueError(f"{handle.filename}: no group for sample {key!r} (run `closp-lite data verify` on {self.root})")
         return handle[key]
 
     def read(self, key: str) -> Patch:
-        """Read sample ``key`` as a :class:`Patch`.
+        """Read sample ``key`` as a :class:`Patch` that follows the stored-patch contract (chapter 0).
 
         Raises:
-            KeyError: if ``key`` is not in the metadata; ValueError for a group without ``crs``.
+            ValueError: naming the file and the key, for a key the corpus lacks, a missing
+                dataset or attribute, a wrong shape, an image without a finite pixel, or
+                unreadable (truncated) data.
         """
         if key not in self._index:
-            raise KeyError(f"sample {key!r} is not in {self.root / METADATA}")
+            raise ValueError(f"sample {key!r} is not in {self.root / METADATA} (see CrisisLandMark.keys())")
         shard = self.metadata["shard"].iat[self._index[key]]
+        where = f"{self.root / (shard + '.h5')}: sample {key!r}"
         group = self._group(key, shard)
         attrs = group.attrs
-        if "crs" not in attrs:
-            raise ValueError(f"{self.root / (shard + '.h5')}: sample {key!r} has no 'crs' attribute")
-        return Patch(
-            key=key,
-            image=group["image"][()].astype(np.float32, copy=False),
-            coords=group["coords"][()].astype(np.float32, copy=False),
-            crs=parse_crs(attrs["crs"]),
-            labels=_decode_labels(attrs["labels"]) if "labels" in attrs else list(self.metadata["labels"].iat[self._index[key]]),
-            timestamp=_decode_str(attrs["timestamp"]) if "timestamp" in attrs else None,
-            mask=group["mask"][()] if "mask" in group else None,
-        )
+        missing = [f"dataset {n!r}" for n in ("image", "coords") if n not in group] + [f"attribute {n!r}" for n in ("crs",) if n not in attrs]
+        if missing:
+            raise ValueError(f"{where} has no {', '.join(missing)} (run `closp-lite data verify` on {self.root})")
+        try:
+            patch = Patch(
+                key=key,
+                image=group["image"][()].astype(np.float32, copy=False),
+                coords=group["coords"][()].astype(np.float32, copy=False),
+                crs=parse_crs(attrs["crs"]),
+                labels=decode_labels(attrs["labels"]) if "labels" in attrs else list(self.metadata["labels"].iat[self._index[key]]),
+                timestamp=parse_timestamp(attrs["timestamp"]) if "timestamp" in attrs else None,
+                mask=group["mask"][()] if "mask" in group else None,
+            )
+            check_patch(patch)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from err
+        if not np.isfinite(patch.image).any():
+            raise ValueError(f"{where}: the image has no finite pixel (all NaN); remove the sample or skip it (closp-lite data verify --skip-bad)")
+        return patch
 
 
 def _read_metadata(root: Path) -> pd.DataFrame:

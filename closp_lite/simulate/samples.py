@@ -7,7 +7,6 @@ byte-deterministic, so a match means the committed corpus is exactly what this c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import closp_lite
 from closp_lite.config import DEFAULT_SEED
+from closp_lite.data.checksum import sha256_of
 from closp_lite.simulate.corpus import GENERATOR_VERSION, generate_corpus
 
 SAMPLES_SEED = DEFAULT_SEED
@@ -29,21 +29,12 @@ def default_samples_dir() -> Path:
     return Path(closp_lite.__file__).resolve().parent.parent / "data_samples"
 
 
-def sha256(path: Path) -> str:
-    """Return the hex sha256 digest of a file (chapter 0)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _listed(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in _KEEP)
 
 
 def _corpus_files(root: Path) -> dict[str, dict[str, int | str]]:
-    return {p.relative_to(root).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in _listed(root)}
+    return {p.relative_to(root).as_posix(): {"sha256": sha256_of(p), "bytes": p.stat().st_size} for p in _listed(root)}
 
 
 def _generate(root: Path) -> dict:
