@@ -132,28 +132,20 @@ Split = dict[str, tuple[Dataset, Dataset]]  # modality -> (train, validation)
 def corpus_splits(config: TrainConfig) -> Split:
     """Train/validation datasets per modality from the corpus' ``train`` split (chapter 5).
 
-    A fixed, seeded fraction of the training keys is held out for validation (upstream used a
-    random 0.2 % of the corpus split, which the evaluation searches; holding out training keys keeps
-    the evaluation corpus untouched).
+    A fixed, seeded fraction of the training keys is held out for validation
+    (:meth:`closp_lite.data.module.CrisisLandMarkDataModule.train_val`; upstream used a random
+    0.2 % of the corpus split, which the evaluation searches; holding out training keys keeps the
+    evaluation corpus untouched).
     """
-    from closp_lite.data.datasets import CrisisLandMarkDataset
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
     root = config.data
     if root is None:
         from closp_lite.simulate import sample_corpus
 
         root = str(sample_corpus(config.mode))
-    out: Split = {}
-    for modality in config.modalities:
-        full = CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style)
-        keys = list(full.metadata["key"])
-        order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(config.seed)).tolist()
-        n_val = max(2, round(config.val_fraction * len(keys)))  # one sample would give a loss of 0
-        val_keys = [keys[i] for i in sorted(order[:n_val])]
-        train_keys = [keys[i] for i in sorted(order[n_val:])]
-        make = lambda ks: CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style, keys=ks)  # noqa: E731
-        out[modality] = (make(train_keys), make(val_keys))
-    return out
+    data = CrisisLandMarkDataModule(root, text_style=config.text_style, seed=config.seed, val_fraction=config.val_fraction)
+    return {modality: data.train_val(modality) for modality in config.modalities}
 
 
 def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]]:
@@ -168,7 +160,7 @@ def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]
 
 def _loader(dataset: Dataset, batch_size: int, seed: int | None, ctx: Context | None = None, workers: int = 0) -> DataLoader:
     """A loader over this process's share of every global batch of ``batch_size x world_size`` samples."""
-    from closp_lite.data.datasets import collate
+    from closp_lite.data.module import collate
 
     ctx = ctx or Context()
     batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]

@@ -17,10 +17,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from closp_lite.captions.closp import closp_text
-from closp_lite.config import DEFAULT_SEED
 from closp_lite.captions.sar_rewrite import optical_description, rewrite_for_sar
 from closp_lite.captions.segmentation import segmentation_caption
 from closp_lite.captions.templates import STYLE_CODES, caption_rng, template_caption
+from closp_lite.config import DEFAULT_SEED
 from closp_lite.labels import harmonize
 
 STYLES: tuple[str, ...] = tuple(STYLE_CODES)

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, help="corpus folder")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--grading", default="count", choices=["count", "binary"])
+    parser.add_argument("--overwrite", action="store_true", help="replace queries.jsonl and qrels/ already in --out")
     add_json(parser)
 
 
@@ -89,6 +90,6 @@ def _captions_audit(args: argparse.Namespace) -> int:
 def _queries_build(args: argparse.Namespace) -> int:
     from closp_lite.queries import build_queries
 
-    summary = build_queries(args.path, args.out, grading=args.grading)
+    summary = build_queries(args.path, args.out, grading=args.grading, overwrite=args.overwrite)
     emit(args, summary, f"wrote {summary['queries']} queries and {summary['judgements']} judgements to {args.out}")
     return 0

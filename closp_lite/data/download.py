@@ -13,7 +13,6 @@ that lists the files to fetch by hand and where to put them.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 
 from closp_lite.config import data_dir
 from closp_lite.data.checksum import sha256_of
-from closp_lite.data.format import PART_SUFFIX
+from closp_lite.data.format import atomic_path
 
 REPO_ID = "DarthReca/crisislandmark"
 DATASET_URL = f"https://huggingface.co/datasets/{REPO_ID}"
@@ -98,9 +97,8 @@ def read_manifest(folder: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def _save_manifest(out: Path, manifest: dict[str, dict[str, Any]]) -> None:
-    tmp = out / (MANIFEST + PART_SUFFIX)
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out / MANIFEST)
+    with atomic_path(out / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def _offline_message(names: Sequence[str], out: Path, err: Exception) -> str:

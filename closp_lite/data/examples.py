@@ -104,6 +104,7 @@ def load_examples(out_dir: str | Path | None = None, overwrite: bool = False) ->
 
     Raises:
         FileNotFoundError: if ``bigearthnet-common`` is not installed.
+        FileExistsError: if ``out_dir`` holds another corpus and ``overwrite`` is false.
     """
     root = Path(out_dir) if out_dir is not None else data_dir() / "examples"
     if (root / METADATA).is_file() and (root / PAIRS).is_file() and not overwrite:
@@ -115,8 +116,7 @@ def load_examples(out_dir: str | Path | None = None, overwrite: bool = False) ->
             with tarfile.open(source / archive) as tar:
                 tar.extractall(tmp, filter="data")
         folders = {m: sorted(p for p in Path(tmp, ARCHIVES[m].removesuffix(".tar.bz2")).iterdir() if p.is_dir()) for m in ARCHIVES}
-        (root / PAIRS).unlink(missing_ok=True)
-        with CorpusWriter(root, overwrite=True) as writer:
+        with CorpusWriter(root, overwrite=overwrite) as writer:
             for modality in ("s2", "s1"):
                 for folder in folders[modality]:
                     patch, meta = _convert(folder, modality)

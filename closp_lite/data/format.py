@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -73,9 +74,12 @@ __all__ = [
     "CorpusWriter",
     "CrisisLandMark",
     "Patch",
+    "atomic_path",
     "check_patch",
+    "corpus_files",
     "decode_labels",
     "external_links",
+    "finish_swap",
     "lonlat",
     "parse_crs",
     "parse_timestamp",
@@ -253,8 +257,8 @@ def _part(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds (chapter 0)."""
     tmp = _part(path)
     tmp.unlink(missing_ok=True)
     try:
@@ -270,13 +274,61 @@ def _compression() -> dict[str, Any]:
     return {**hdf5plugin.Zstd(clevel=3), "shuffle": True}
 
 
+STAGING = ".closp-new.part"
+"""Folder inside a corpus folder where :class:`CorpusWriter` stages a new corpus."""
+SWAP_JOURNAL = ".closp-swap.json"
+"""Written once the staged corpus is complete; while it exists, :func:`finish_swap` completes the swap."""
+
+
+def corpus_files(root: str | Path) -> list[str]:
+    """The files of the corpus in ``root``: metadata, master and every shard it links to (chapter 0)."""
+    root = Path(root)
+    files = [name for name in (METADATA, MASTER) if (root / name).is_file()]
+    if (root / MASTER).is_file():
+        with contextlib.suppress(OSError):
+            # Only plain names: a link outside the folder is never ours to replace.
+            files += sorted({name for name in external_links(root / MASTER).values() if Path(name).name == name})
+    return files
+
+
+def finish_swap(root: str | Path) -> None:
+    """Complete or undo a corpus swap that a killed process left in ``root`` (chapter 0).
+
+    With a journal the staged corpus was complete: it is moved in (again) and the old corpus
+    files it does not replace are removed. Without one the staging folder is an unfinished
+    corpus and is removed. Either way ``root`` ends with exactly one corpus and no staging files.
+    """
+    root = Path(root)
+    staging, journal = root / STAGING, root / SWAP_JOURNAL
+    if journal.is_file():
+        plan = json.loads(journal.read_text())
+        if (staging / METADATA).exists():
+            (root / METADATA).unlink(missing_ok=True)  # from here on root is not a finished corpus
+        for name in plan["new"]:
+            if name != METADATA and (staging / name).exists():
+                os.replace(staging / name, root / name)
+        for name in set(plan["old"]) - set(plan["new"]):
+            (root / name).unlink(missing_ok=True)
+        if (staging / METADATA).exists():
+            os.replace(staging / METADATA, root / METADATA)  # the metadata last: the corpus is complete
+        journal.unlink()
+    if staging.exists():
+        shutil.rmtree(staging)
+
+
 class CorpusWriter:
     """Write patches into a CrisisLandMark folder (chapter 0).
 
-    Use as a context manager; :meth:`add` streams each patch to its shard (``<shard>.h5.part``).
-    On a clean exit the shards are renamed, then the master file and ``metadata.parquet`` are
-    written, the metadata last: a folder without ``metadata.parquet`` is never a finished corpus.
-    On an exception every partial file is removed.
+    Use as a context manager; :meth:`add` streams each patch to its shard. Everything is written
+    into a staging folder (:data:`STAGING`) inside ``root`` first. On a clean exit the staged
+    corpus replaces the old one (only the old corpus's own files: :func:`corpus_files`), the
+    metadata last, through a journal, so a process killed at any moment leaves the old corpus, or
+    the new one once :func:`finish_swap` has run (the next writer or reader runs it). On an
+    exception the staging folder is removed and the old corpus stays as it was.
+
+    Raises:
+        FileExistsError: if ``root`` holds a corpus and ``overwrite`` is false, or if a file of
+            ``root`` that is not part of its corpus would be replaced.
     """
 
     def __init__(self, root: str | Path, overwrite: bool = False) -> None:
@@ -285,15 +337,20 @@ class CorpusWriter:
         self._shards: dict[str, h5py.File] = {}
         self._rows: list[dict[str, Any]] = []
         self._keys: set[str] = set()
+        self._old: list[str] = []
         self._open = False
 
+    @property
+    def staging(self) -> Path:
+        """The folder the new corpus is written to until it is complete."""
+        return self.root / STAGING
+
     def __enter__(self) -> CorpusWriter:
-        existing = [name for name in (MASTER, METADATA) if (self.root / name).exists()]
-        if existing and not self.overwrite:
-            raise FileExistsError(f"{self.root} already holds a corpus ({', '.join(existing)}); pass overwrite=True to replace it")
-        if existing:
-            _remove_corpus(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        finish_swap(self.root)
+        self._old = corpus_files(self.root)
+        if self._old and not self.overwrite:
+            raise FileExistsError(f"{self.root} already holds a corpus ({', '.join(self._old[:3])}, ...); pass overwrite=True to replace it")
+        self.staging.mkdir(parents=True)
         self._open = True
         return self
 
@@ -335,8 +392,7 @@ class CorpusWriter:
 
     def _shard(self, shard: str) -> h5py.File:
         if shard not in self._shards:
-            path = _part(self.root / f"{shard}.h5")
-            self._shards[shard] = h5py.File(path, "w", track_order=True)
+            self._shards[shard] = h5py.File(self.staging / f"{shard}.h5", "w", track_order=True)
         return self._shards[shard]
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -344,31 +400,21 @@ class CorpusWriter:
         for handle in self._shards.values():
             handle.close()
         if exc_type is not None:
-            for shard in self._shards:
-                _part(self.root / f"{shard}.h5").unlink(missing_ok=True)
+            shutil.rmtree(self.staging, ignore_errors=True)
             return
-        for shard in self._shards:
-            os.replace(_part(self.root / f"{shard}.h5"), self.root / f"{shard}.h5")
-        with _atomic(self.root / MASTER) as tmp, h5py.File(tmp, "w", track_order=True) as master:
+        with h5py.File(self.staging / MASTER, "w", track_order=True) as master:
             for row in self._rows:
                 master[row["key"]] = h5py.ExternalLink(f"{row['shard']}.h5", f"/{row['key']}")
         table = pd.DataFrame(self._rows, columns=["key", "split", "labels", "modality", "source", "shard"])
-        with _atomic(self.root / METADATA) as tmp:
-            table.to_parquet(tmp, index=False)
-
-
-def _remove_corpus(root: Path) -> None:
-    """Delete the master, the metadata and every shard the master links to (nothing else in ``root``)."""
-    (root / METADATA).unlink(missing_ok=True)
-    master = root / MASTER
-    if master.exists():
-        shards: set[str] = set()
-        with contextlib.suppress(OSError):
-            shards = set(external_links(master).values())
-        master.unlink()
-        for name in shards:
-            if Path(name).name == name:  # never follow a link outside the folder
-                (root / name).unlink(missing_ok=True)
+        table.to_parquet(self.staging / METADATA, index=False)
+        new = [f"{shard}.h5" for shard in self._shards] + [MASTER, METADATA]
+        clashes = [name for name in new if (self.root / name).exists() and name not in self._old]
+        if clashes:
+            shutil.rmtree(self.staging)
+            raise FileExistsError(f"{self.root}: {', '.join(clashes)} would be replaced but are not part of its corpus; move them away")
+        with atomic_path(self.root / SWAP_JOURNAL) as tmp:
+            tmp.write_text(json.dumps({"old": self._old, "new": new}))
+        finish_swap(self.root)
 
 
 def decode_labels(value: Any) -> list[str]:
@@ -400,6 +446,8 @@ class CrisisLandMark:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if (self.root / SWAP_JOURNAL).is_file():
+            finish_swap(self.root)  # a writer was killed after its new corpus was complete
         for name in (METADATA, MASTER):
             if not (self.root / name).is_file():
                 raise FileNotFoundError(
@@ -556,7 +604,7 @@ def write_queries(root: str | Path, queries: list[dict]) -> Path:
         seen.add(str(query["id"]))
     path = Path(root) / QUERIES
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps({**q, "id": str(q["id"])}, ensure_ascii=False) + "\n" for q in queries))
     return path
 
@@ -608,7 +656,7 @@ def write_qrels(root: str | Path, qrels: dict[str, dict[str, int]], name: str = 
             lines.append(f"{qid} 0 {docid} {int(rel)}\n")
     path = Path(root) / QRELS_DIR / f"{name}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text("".join(lines))
     return path
 
@@ -668,7 +716,7 @@ def write_captions(root: str | Path, table: pd.DataFrame) -> Path:
     if len(duplicated):
         raise ValueError(f"captions: duplicate key {duplicated.iloc[0]!r}")
     path = Path(root) / CAPTIONS
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         table.reset_index(drop=True).to_parquet(tmp, index=False)
     return path
 

@@ -13,6 +13,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from closp_lite.data.bands import N_BANDS, PATCH_SIZE, modality_from_bands
+from closp_lite.data.checksum import sha256_of
+from closp_lite.data.download import MANIFEST, read_manifest
 from closp_lite.data.format import MASTER, METADATA, decode_labels, external_links, parse_crs, parse_timestamp
 
 __all__ = ["Problem", "VerifyReport", "verify"]
@@ -141,12 +143,31 @@ def _open_shards(root: Path, shards: set[str], report: VerifyReport) -> dict[str
     return handles
 
 
-def verify(root: str | Path, skip_bad: bool = False, progress: bool = True) -> VerifyReport:
+def _check_manifest(root: Path, report: VerifyReport, checksums: bool) -> None:
+    """Compare the files a download recorded with what is on disk (size; SHA-256 if ``checksums``)."""
+    try:
+        manifest = read_manifest(root)
+    except ValueError as err:
+        report.problems.append((str(root / MANIFEST), "", str(err)))
+        return
+    for name, entry in sorted(manifest.items()):
+        path = root / name
+        if not path.is_file():
+            report.problems.append((str(path), "", f"listed in the download manifest but missing; run `closp-lite data download --out {root}`"))
+        elif path.stat().st_size != entry.get("size"):
+            report.problems.append((str(path), "", f"{path.stat().st_size} bytes, the download manifest says {entry.get('size')}: download it again"))
+        elif checksums and sha256_of(path) != entry.get("sha256"):
+            report.problems.append((str(path), "", "SHA-256 differs from the download manifest: download it again"))
+
+
+def verify(root: str | Path, skip_bad: bool = False, progress: bool = True, checksums: bool = False) -> VerifyReport:
     """Check every file and every sample of a CrisisLandMark folder (chapter 0).
 
     Detects: a missing master or metadata, metadata keys without a link, links to missing or
     damaged (truncated) shards, missing datasets or attributes, wrong band counts or shapes,
-    all-NaN images, unknown CRS codes. Every problem names the file and the sample key. With
+    all-NaN images, unknown CRS codes, unreadable timestamps, labels outside the vocabulary, and
+    files that differ from the download manifest (sizes; SHA-256 with ``checksums=True``).
+    Every problem names the file and the sample key. With
     ``skip_bad=True`` the keys of bad samples are listed in ``skipped`` and the good ones in
     ``usable``, so work can go on with the rest - nothing is skipped silently.
     """
@@ -155,6 +176,7 @@ def verify(root: str | Path, skip_bad: bool = False, progress: bool = True) -> V
     for name in (METADATA, MASTER):
         if not (root / name).is_file():
             report.problems.append((str(root / name), "", f"{name} is missing; {root} is not a complete CrisisLandMark folder"))
+    _check_manifest(root, report, checksums)
     if report.problems:
         return report
     try:

@@ -208,6 +208,10 @@ def generate_corpus(
     """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
+    if n_s1 < 0 or n_s2 < 0 or n_s1 + n_s2 == 0:
+        raise ValueError(f"a corpus needs at least one patch and no negative count: got {n_s1} S1 and {n_s2} S2 patches")
+    if not 0.0 <= cloud_rate <= 1.0:
+        raise ValueError(f"the cloud rate is a share of S2 patches between 0 and 1, got {cloud_rate}")
     plans = plan_corpus(n_s1, n_s2, seed, mix)
     splitters = {"s1": SplitAssigner(), "s2": SplitAssigner()}
     labels: dict[str, Counter[str]] = {"s1": Counter(), "s2": Counter()}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from pyproj import Transformer
@@ -211,7 +211,7 @@ def sample_date(region: Region, rng: np.random.Generator) -> dt.date:
     return region.start + dt.timedelta(days=int(offsets[rng.integers(0, len(offsets))]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _allowed_days(name: str) -> np.ndarray:
     region = REGIONS[name]
     span = (region.end - region.start).days + 1
