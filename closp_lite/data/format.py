@@ -563,7 +563,9 @@ class CrisisLandMark:
                 mask=group["mask"][()] if "mask" in group else None,
             )
             check_patch(patch)
-        except (OSError, ValueError) as err:
+        except OSError as err:
+            raise ValueError(f"{where}: cannot read the data ({err}): the file is truncated or damaged - download it again") from err
+        except ValueError as err:
             raise ValueError(f"{where}: {err}") from err
         if not np.isfinite(patch.image).any():
             raise ValueError(f"{where}: the image has no finite pixel (all NaN); remove the sample or skip it (closp-lite data verify --skip-bad)")
