@@ -157,6 +157,11 @@ class TextEncoder(nn.Module):
         self.model.train(mode and self.trainable)
         return self
 
+    @property
+    def cache_size(self) -> int:
+        """Number of distinct texts whose vectors are cached (chapter 5)."""
+        return len(self._cache)
+
     def clear_cache(self) -> None:
         """Forget cached embeddings (needed after the weights change)."""
         self._cache.clear()
