@@ -32,10 +32,10 @@ CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
 __all__ = [
     "CURVE_KS",
     "Encoders",
+    "check_index",
     "corpus_labels",
     "corpus_samples",
     "embed_corpus",
-    "check_index",
     "evaluate_encoders",
     "evaluate_index",
     "load_queries",

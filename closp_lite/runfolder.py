@@ -19,7 +19,7 @@ import pickle
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 LOCK = ".lock"
 RUN_FILES: tuple[str, ...] = ("config.json", "model.pt", "train_config.json", "log.csv", "checkpoint.pt")
@@ -76,7 +76,7 @@ class RunFolder:
         """The run files already in the folder."""
         return [name for name in RUN_FILES if (self.path / name).exists()]
 
-    def __enter__(self) -> RunFolder:
+    def __enter__(self) -> Self:
         if not self.enabled:
             return self
         self.path.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def test_embedding_uses_the_scale_it_is_given(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CLOSP_LITE_MODE", "sample")
     seen = {}
 
-    def fake_embed(encode, samples, batch_size, info=None, total=None):  # noqa: ANN001, ANN202
+    def fake_embed(encode, samples, batch_size, info=None, total=None):
         seen["batch_size"] = batch_size
         return "index"
 

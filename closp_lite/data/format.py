@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import hdf5plugin
@@ -75,6 +75,7 @@ __all__ = [
     "CrisisLandMark",
     "Patch",
     "atomic_path",
+    "centre_lonlat",
     "check_patch",
     "corpus_files",
     "decode_labels",
@@ -345,7 +346,7 @@ class CorpusWriter:
         """The folder the new corpus is written to until it is complete."""
         return self.root / STAGING
 
-    def __enter__(self) -> CorpusWriter:
+    def __enter__(self) -> Self:
         finish_swap(self.root)
         self._old = corpus_files(self.root)
         if self._old and not self.overwrite:
@@ -488,7 +489,7 @@ class CrisisLandMark:
     def _modality(self, key: str, shard: str) -> Modality:
         return shard_modality(shard) or modality_from_bands(self._group(key, shard)["image"].shape[0])
 
-    def __enter__(self) -> CrisisLandMark:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -743,17 +744,25 @@ def _to_lonlat(crs: int) -> Any:
         raise ValueError(f"EPSG:{crs} is not a coordinate reference system pyproj knows ({err})") from err
 
 
+def centre_lonlat(coords: np.ndarray, crs: int) -> tuple[float, float]:
+    """Longitude and latitude (degrees) of the centre pixel ``coords[:, 60, 60]``, as GeoCLOSP uses it (chapters 0, 7).
+
+    Raises:
+        ValueError: if pyproj does not know the CRS.
+    """
+    centre = coords.shape[-1] // 2
+    lon, lat = _to_lonlat(int(crs)).transform(float(coords[0, centre, centre]), float(coords[1, centre, centre]))
+    return float(lon), float(lat)
+
+
 def lonlat(patch: Patch) -> tuple[float, float]:
-    """Longitude and latitude (degrees) of the centre pixel ``coords[:, 60, 60]`` (chapters 0, 7).
+    """Longitude and latitude (degrees) of the centre pixel of a patch (chapters 0, 7).
 
     Raises:
         ValueError: naming the key if the CRS is unknown.
     """
-    centre = PATCH_SIZE // 2
-    x, y = (float(v) for v in patch.coords[:, centre, centre])
     try:
-        lon, lat = _to_lonlat(int(patch.crs)).transform(x, y)
+        return centre_lonlat(patch.coords, patch.crs)
     except ValueError as err:
         raise ValueError(f"patch {patch.key!r}: {err}") from err
-    return float(lon), float(lat)
 

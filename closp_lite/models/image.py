@@ -35,8 +35,8 @@ import torch
 from torch import nn
 
 from closp_lite.data.bands import N_MODEL_CHANNELS, S2_MODEL_BANDS
+from closp_lite.models.text import EMBED_DIM  # image towers project into the text tower's space
 
-EMBED_DIM = 384
 Arch = Literal["small_cnn", "openclip_vit", "resnet50", "vit_small"]
 ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit", "resnet50", "vit_small")
 # Towers trained from scratch: they normalise their inputs with CHANNEL_STATS (pretrained ones keep
