@@ -187,8 +187,8 @@ def load_queries(root: str | Path, qrels_name: str | None = None) -> tuple[list[
 
 
 def _text_vectors(encoders: Encoders, texts: Sequence[str]) -> np.ndarray:
-    vectors = encoders.text(list(texts))
-    vectors = np.asarray(vectors.detach().cpu().float() if hasattr(vectors, "detach") else vectors, dtype=np.float32)
+    encoded = encoders.text(list(texts))
+    vectors = np.asarray(encoded.detach().cpu().float() if hasattr(encoded, "detach") else encoded, dtype=np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
@@ -209,7 +209,8 @@ def evaluate_index(
     """
     ids = [str(q["id"]) for q in queries]
     scores = index.scores(_text_vectors(encoders, [str(q["text"]) for q in queries]))
-    metrics = evaluation.evaluate_corpora(scores, ids, index.keys, index.modalities, qrels, ndcg_k, gain=gain)
+    modalities = [str(m) for m in index.modalities]
+    metrics = evaluation.evaluate_corpora(scores, ids, index.keys, modalities, qrels, ndcg_k, gain=gain)
     curve = evaluation.ndcg_curve(scores, ids, index.keys, qrels, [k for k in curve_ks if k <= len(index)] or [1], gain)
     out: dict[str, Any] = {"metrics": metrics, "ndcg_curve": {str(k): v for k, v in curve.items()}}
     if groups:
@@ -218,7 +219,7 @@ def evaluate_index(
             raise ValueError(f"groups name queries that are not in the query set: {unknown[:5]}")
         rows = {qid: i for i, qid in enumerate(ids)}
         out["by_group"] = {
-            name: evaluation.evaluate_corpora(scores[[rows[q] for q in members]], list(members), index.keys, index.modalities, qrels, ndcg_k, gain=gain)
+            name: evaluation.evaluate_corpora(scores[[rows[q] for q in members]], list(members), index.keys, modalities, qrels, ndcg_k, gain=gain)
             for name, members in groups.items() if members
         }  # fmt: skip
     return out

@@ -51,7 +51,7 @@ def default_regions() -> tuple[QueryRegion, ...]:
 
 
 def _query(qid: str, kind: str, text: str, labels: Sequence[str], region: QueryRegion | None = None) -> dict:
-    query = {"id": qid, "text": text, "kind": kind, "labels": list(labels)}
+    query: dict[str, object] = {"id": qid, "text": text, "kind": kind, "labels": list(labels)}
     if region is not None:
         query |= {"region": region.name, "bbox": [region.lon[0], region.lat[0], region.lon[1], region.lat[1]]}
     return query
@@ -139,7 +139,7 @@ def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count",
         raise FileExistsError(f"{', '.join(existing)} already exist: pass --overwrite to replace them, or choose another --out")
     data = CrisisLandMarkDataModule(root)
     table = data.select(split=split)[["key", "harmonized"]].rename(columns={"harmonized": "labels"})
-    table["lonlat"] = [lonlat(data.corpus.read(k)) if set(ls) & set(CRISIS_LABELS) else None for k, ls in zip(table["key"], table["labels"])]
+    table["lonlat"] = pd.Series([lonlat(data.corpus.read(k)) if set(ls) & set(CRISIS_LABELS) else None for k, ls in zip(table["key"], table["labels"])], index=table.index, dtype=object)
     queries = make_queries(table["labels"].tolist(), n_combinations)
     qrels = make_qrels(queries, table, grading)
     paths = [write_queries(out, queries), write_qrels(out, qrels, name=split)]

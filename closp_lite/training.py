@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from closp_lite import distributed
 from closp_lite.config import DEFAULT_SEED, get_device, seed_everything, settings
+from closp_lite.data.module import MapDataset
 from closp_lite.distributed import Context, shard
 from closp_lite.losses import ClospLoss
 from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
@@ -126,7 +127,7 @@ class TrainResult:
     samples_per_second: float
 
 
-Split = dict[str, tuple[Dataset, Dataset]]  # modality -> (train, validation)
+Split = dict[str, tuple[MapDataset, MapDataset]]  # modality -> (train, validation)
 
 
 def corpus_splits(config: TrainConfig) -> Split:
@@ -158,13 +159,13 @@ def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]
     return [b for b in batches if len(b) == batch_size] or batches[:1]
 
 
-def _loader(dataset: Dataset, batch_size: int, seed: int | None, ctx: Context | None = None, workers: int = 0) -> DataLoader:
+def _loader(dataset: MapDataset, batch_size: int, seed: int | None, ctx: Context | None = None, workers: int = 0) -> DataLoader:
     """A loader over this process's share of every global batch of ``batch_size x world_size`` samples."""
     from closp_lite.data.module import collate
 
     ctx = ctx or Context()
     batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]
-    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=workers)
+    return DataLoader(cast("Dataset[dict[str, Any]]", dataset), batch_sampler=batches, collate_fn=collate, num_workers=workers)
 
 
 def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context, workers: int = 0) -> Iterator[dict[str, dict]]:
@@ -318,7 +319,7 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
     seed_everything(config.seed)
     assert config.batch_size is not None and config.epochs is not None  # resolved
     splits = splits or corpus_splits(config)
-    model = distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device)
+    model = cast(CLOSP, distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device))
     loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
@@ -395,7 +396,7 @@ def train_epoch(
             **{f"train_{m}": sums.get(m, float("nan")) / per_epoch for m in ("s1", "s2")},
             "train_chance": sums["chance"] / per_epoch, "val_loss": val["loss"],
             **{f"val_{m}": val.get(m, float("nan")) for m in ("s1", "s2")}, "val_chance": val["chance"],
-            "lr": trainer.scheduler.get_last_lr()[0], "scale": float(trainer.loss_fn.scale.detach()), **timing}  # fmt: skip
+            "lr": float(trainer.scheduler.get_last_lr()[0]), "scale": float(trainer.loss_fn.scale.detach()), **timing}  # fmt: skip
 
 
 def train(

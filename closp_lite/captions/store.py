@@ -84,7 +84,7 @@ def caption_table(
     Raises:
         FileNotFoundError: if ``root`` is not a corpus folder; ValueError for unknown styles or keys.
     """
-    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.data.format import CrisisLandMark, decode_labels
 
     styles = check_styles(styles)
     with CrisisLandMark(root) as corpus:
@@ -95,7 +95,7 @@ def caption_table(
             raise ValueError(f"{root}: keys not in metadata.parquet: {missing[:5]}")
         rows = []
         for key in tqdm(keys, desc="captioning", unit="patch", disable=not progress):
-            labels, modality = list(meta.at[key, "labels"]), str(meta.at[key, "modality"])
+            labels, modality = decode_labels(meta.at[key, "labels"]), str(meta.at[key, "modality"])
             mask = corpus.read(key).mask if _NEEDS_MASK.intersection(styles) else None
             rows.append({"key": key, **{style: caption(style, key, labels, modality, seed, mask) for style in styles}})
     return pd.DataFrame(rows, columns=["key", *styles])

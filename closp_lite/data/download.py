@@ -101,7 +101,7 @@ def _save_manifest(out: Path, manifest: dict[str, dict[str, Any]]) -> None:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def _offline_message(names: Sequence[str], out: Path, err: Exception) -> str:
+def _offline_message(names: Sequence[str], out: Path, err: BaseException) -> str:
     lines = [f"cannot reach the dataset hub ({type(err).__name__}: {err}). Fetch these files by hand from",
              f"{DATASET_URL}/tree/main (or `huggingface-cli download {REPO_ID} --repo-type dataset --local-dir {out}`)",
              f"and put them in {out}:"]  # fmt: skip

@@ -13,6 +13,7 @@ import json
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _read_band(path: Path) -> tuple[np.ndarray, object, int]:
         return data.astype(np.float32), transform, int(src.crs.to_epsg())
 
 
-def _pixel_coords(transform: object) -> np.ndarray:
+def _pixel_coords(transform: Any) -> np.ndarray:
     """x, y of every pixel centre in the CRS, shape (2, 120, 120)."""
     cols, rows = np.meshgrid(np.arange(PATCH_SIZE) + 0.5, np.arange(PATCH_SIZE) + 0.5)
     x, y = transform @ (cols, rows)

@@ -546,7 +546,7 @@ class CrisisLandMark:
         """
         if key not in self._index:
             raise ValueError(f"sample {key!r} is not in {self.root / METADATA} (see CrisisLandMark.keys())")
-        shard = self.metadata["shard"].iat[self._index[key]]
+        shard = str(self.metadata["shard"].iat[self._index[key]])
         where = f"{self.root / (shard + '.h5')}: sample {key!r}"
         group = self._group(key, shard)
         attrs = group.attrs
@@ -559,7 +559,7 @@ class CrisisLandMark:
                 image=group["image"][()].astype(np.float32, copy=False),
                 coords=group["coords"][()].astype(np.float32, copy=False),
                 crs=parse_crs(attrs["crs"]),
-                labels=decode_labels(attrs["labels"]) if "labels" in attrs else list(self.metadata["labels"].iat[self._index[key]]),
+                labels=decode_labels(attrs["labels"]) if "labels" in attrs else decode_labels(self.metadata["labels"].iat[self._index[key]]),
                 timestamp=parse_timestamp(attrs["timestamp"]) if "timestamp" in attrs else None,
                 mask=group["mask"][()] if "mask" in group else None,
             )

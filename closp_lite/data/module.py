@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,15 @@ if TYPE_CHECKING:
 
 MODALITIES: tuple[str, ...] = ("s1", "s2")
 
-__all__ = ["MODALITIES", "CrisisLandMarkDataModule", "collate", "corpus_table", "held_out", "select_samples"]
+
+class MapDataset(Protocol):
+    """What the loaders take: a sized, indexable collection of sample dicts (a torch map-style dataset)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+__all__ = ["MODALITIES", "CrisisLandMarkDataModule", "MapDataset", "collate", "corpus_table", "held_out", "select_samples"]
 
 
 def corpus_table(corpus: CrisisLandMark) -> pd.DataFrame:
@@ -177,13 +185,13 @@ class CrisisLandMarkDataModule:
         train_keys, val_keys = held_out(self.keys("train", modality), self.val_fraction, self.seed)
         return self.dataset("train", modality, train_keys), self.dataset("train", modality, val_keys)
 
-    def loader(self, dataset: Dataset, shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
+    def loader(self, dataset: MapDataset, shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
         """A DataLoader with :func:`collate`; ``shuffle`` draws a seeded order (chapter 0)."""
         import torch
         from torch.utils.data import DataLoader
 
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(dataset, batch_size=batch_size or self.batch_size, shuffle=shuffle, generator=generator,
+        return DataLoader(cast("Dataset[dict[str, Any]]", dataset), batch_size=batch_size or self.batch_size, shuffle=shuffle, generator=generator,
                           collate_fn=collate, num_workers=self.num_workers, persistent_workers=False)  # fmt: skip
 
     def test_dataloader(self, modality: str | None = None) -> DataLoader:

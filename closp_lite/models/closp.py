@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -90,7 +91,7 @@ class CLOSP(nn.Module):
         for modality, weights in self.config.weights.items():
             if modality not in self.towers:
                 raise ValueError(f"weights given for unknown modality {modality!r}: use s1 or s2")
-            init_from(self.towers[modality], weights)
+            init_from(cast(ImageTower, self.towers[modality]), weights)
 
     def image_parameters(self) -> list[nn.Parameter]:
         """Parameters the optimiser trains (image towers, plus the text tower when fine-tuned)."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -97,6 +97,9 @@ class TowerConfig:
 class Normalize(nn.Module):
     """Per-channel ``(x - mean) / std`` with fixed (non-trainable) statistics (chapter 5)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
@@ -149,7 +152,7 @@ def torchgeo_backbone(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
         backbone = models.vit_small_patch16_224(weights=None, in_chans=in_channels, num_classes=0)
     else:
         raise ValueError(f"unknown torchgeo backbone {arch!r}: choose resnet50 or vit_small")
-    return backbone, int(backbone.num_features)
+    return backbone, int(cast(Any, backbone).num_features)
 
 
 class ImageTower(nn.Module):
@@ -215,7 +218,7 @@ def weights_enum(arch: Arch, name: str) -> object:
     """
     from torchgeo import models
 
-    enum = {"resnet50": models.ResNet50_Weights, "vit_small": models.ViTSmall16_Weights}.get(arch)
+    enum: Any = {"resnet50": models.ResNet50_Weights, "vit_small": models.ViTSmall16_Weights}.get(arch)
     if enum is None:
         raise ValueError(f"no torchgeo weights for the {arch!r} tower: use resnet50 or vit_small")
     if name not in enum.__members__:

@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -146,6 +147,7 @@ def make_patch(plan: PatchPlan, seed: int = DEFAULT_SEED, cloud_rate: float = CL
         plan.modality, get_region(plan.region), rng, event=event, event_fraction=extent, cloud_fraction=clouds
     )
     image = scene.s1 if plan.modality == "s1" else scene.s2
+    assert image is not None  # the scene was rendered for the plan's modality
     return Patch(
         key=plan.key,
         image=image,
@@ -219,6 +221,7 @@ def generate_corpus(
     render = partial(make_patch, seed=seed, cloud_rate=cloud_rate)
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(CorpusWriter(root, overwrite=overwrite))
+        patches: Iterator[Patch]
         if workers > 0:
             patches = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(render, plans, chunksize=8)
         else:
