@@ -51,7 +51,7 @@ class ScaleSettings:
 
 
 _SETTINGS: dict[str, ScaleSettings] = {
-    "tiny": ScaleSettings("tiny", n_s1=48, n_s2=48, epochs=1, batch_size=16, num_workers=0, embed_batch_size=32),
+    "tiny": ScaleSettings("tiny", n_s1=48, n_s2=48, epochs=2, batch_size=8, num_workers=0, embed_batch_size=32),
     "sample": ScaleSettings(
         "sample", n_s1=1500, n_s2=1500, epochs=6, batch_size=64, num_workers=0, embed_batch_size=128
     ),
