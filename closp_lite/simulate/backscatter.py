@@ -61,7 +61,7 @@ BACKSCATTER: dict[str, ClassBackscatter] = {
     "Flooded Vegetation": ClassBackscatter(-6.0, -16.0, -7.5, -18.0, -0.10, 8.0),
     "Crops":              ClassBackscatter(-11.0, -17.0, -13.0, -20.5, -0.18, 15.0),
     "Shrub and Scrub":    ClassBackscatter(-10.0, -16.5, -11.0, -18.0, -0.12, 12.0),
-    "Built":              ClassBackscatter(-5.5, -12.5, -5.5, -12.5, -0.08, 2.5),
+    "Built":              ClassBackscatter(-4.5, -12.0, -4.5, -12.0, -0.08, 2.5),
     "Bare":               ClassBackscatter(-14.0, -22.5, -14.0, -22.5, -0.25, 20.0),
     "Snow and Ice":       ClassBackscatter(-9.5, -17.0, -9.5, -17.0, -0.15, 20.0),
 }  # fmt: skip
