@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from closp_lite.data.bands import from_model_input, modality_from_bands
 from closp_lite.physics.optical import false_colour as false_colour_composite
-from closp_lite.physics.optical import robust_stretch, true_colour
+from closp_lite.physics.optical import TRUE_COLOUR_LIMITS, robust_stretch, true_colour
 from closp_lite.physics.sar import cross_pol_ratio_db
 
 __all__ = ["plot_sample", "plot_samples", "sample_rgb"]
@@ -31,13 +31,15 @@ def _stored(sample: Any) -> tuple[np.ndarray, str, str, list[str]]:
 def sample_rgb(sample: Any, false_colour: bool = False) -> np.ndarray:
     """An (H, W, 3) picture in [0, 1] (chapter 0).
 
-    S2: true colour (B4, B3, B2) or, with ``false_colour``, colour infrared (B8, B4, B3), each band
-    stretched between its 2nd and 98th percentiles. S1: VV, VH and the VV - VH ratio (dB) as red,
-    green and blue, each stretched the same way.
+    S2: true colour (B4, B3, B2) with the standard fixed stretch (reflectance 0-0.3,
+    :data:`closp_lite.physics.optical.TRUE_COLOUR_LIMITS`), so every patch is shown on the same
+    scale and looks as Sentinel-2 browse images do; or, with ``false_colour``, colour infrared
+    (B8, B4, B3), each band stretched between its 2nd and 98th percentiles. S1: VV, VH and the
+    VV - VH ratio (dB) as red, green and blue, each stretched by percentiles.
     """
     image, modality, _, _ = _stored(sample)
     if modality == "s2":
-        return false_colour_composite(image) if false_colour else true_colour(image)
+        return false_colour_composite(image) if false_colour else true_colour(image, limits=TRUE_COLOUR_LIMITS)
     vv, vh = image
     return np.stack([robust_stretch(vv), robust_stretch(vh), robust_stretch(cross_pol_ratio_db(vv, vh))], axis=-1)
 

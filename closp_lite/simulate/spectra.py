@@ -31,7 +31,7 @@ from closp_lite.labels import DW_CLASSES
 from closp_lite.physics.optical import S2_BAND_TABLE, cloud_effect, haze_effect
 from closp_lite.simulate.geography import CLIMATES
 from closp_lite.simulate.landcover import BUILT, CROPS, GRASS, STREET_ID, TREES, WATER, Layout, noise_fields
-from closp_lite.simulate.texture import TOWN_KINDS, bank_rim, brightness_texture, terrain_shading, town_cells
+from closp_lite.simulate.texture import TOWN_KINDS, bank_rim, brightness_texture, hedgerows, terrain_shading, town_cells
 
 #                                 B1    B2    B3    B4    B5    B6    B7    B8    B8A   B9    B11   B12
 ACTIVE_SPECTRA: dict[str, tuple[int, ...]] = {
@@ -39,7 +39,7 @@ ACTIVE_SPECTRA: dict[str, tuple[int, ...]] = {
     "Trees":              (140,  190,  380,  190,  620, 2500, 3300, 3650, 3750, 3700, 1550,  620),
     "Grass":              (250,  310,  640,  310, 1150, 3550, 4450, 4800, 4950, 4900, 2300, 1050),
     "Flooded Vegetation": (200,  250,  450,  320,  720, 1800, 2200, 2350, 2450, 2420, 1250,  580),
-    "Crops":              (220,  270,  560,  195,  930, 3150, 4000, 4300, 4450, 4400, 1950,  820),
+    "Crops":              (215,  265,  550,  180,  920, 3150, 4000, 4300, 4450, 4400, 1950,  810),
     "Shrub and Scrub":    (230,  290,  480,  380,  850, 2100, 2550, 2700, 2850, 2820, 1400,  700),
     "Built":              (850, 1000, 1080, 1150, 1300, 1450, 1550, 1650, 1700, 1680, 1900, 1700),
     "Bare":               (1000, 1250, 1550, 1850, 2050, 2250, 2400, 2500, 2650, 2620, 3300, 2700),
@@ -52,7 +52,7 @@ DORMANT_SPECTRA: dict[str, tuple[int, ...]] = {
     "Trees":              (220,  280,  420,  380,  700, 1750, 2100, 2300, 2400, 2350, 1650,  880),
     "Grass":              (420,  520,  780,  820, 1300, 2200, 2600, 2800, 2950, 2950, 2800, 1800),
     "Flooded Vegetation": (330,  400,  540,  580,  780, 1100, 1200, 1250, 1300, 1260, 1350,  850),
-    "Crops":              (700,  880, 1150, 1300, 1600, 1900, 2100, 2250, 2400, 2400, 2900, 2300),
+    "Crops":              (620,  780, 1020, 1080, 1400, 1850, 2050, 2200, 2350, 2350, 2800, 2200),
     "Shrub and Scrub":    (450,  550,  750,  700, 1050, 1600, 1800, 2000, 2150, 2130, 1900, 1200),
 }  # fmt: skip
 """Reflectance x 10,000 of each class when dormant (leafless, dry, harvested; stored band order)."""
@@ -136,13 +136,22 @@ def crop_greenness(
     """Return the greenness (n_parcels,) of crop parcels that follow :data:`CROP_CALENDARS` (chapter 1).
 
     Each parcel draws a calendar and a few weeks of sowing-date jitter; a harvested parcel has
-    greenness 0 (bare soil or stubble) until its days from the peak wrap around.
+    greenness 0 (bare soil or stubble) or, with a catch crop, :data:`CATCH_CROP_GREENNESS`, until
+    its days from the peak wrap around.
     """
     kind = rng.choice(len(_CALENDAR), size=n_parcels, p=_CALENDAR[:, 0])
     shift = _CALENDAR[kind, 1] + rng.normal(0, 12, size=n_parcels)
     green = greenness(date, climate, southern, shift, _CALENDAR[kind, 2])
     harvested = _days_from_peak(date, climate, southern, shift) > _CALENDAR[kind, 3]
-    return np.where(harvested, 0.0, green)
+    # After the harvest a field is ploughed (bare) or carries a catch crop (green cover, required
+    # on much of the EU's arable land in autumn and winter).
+    cover = np.where(rng.random(n_parcels) < CATCH_CROP_SHARE, CATCH_CROP_GREENNESS, 0.0)
+    return np.where(harvested, cover, green)
+
+
+CATCH_CROP_SHARE = 0.5
+"""Share of harvested parcels that carry a catch crop or volunteer regrowth instead of bare soil."""
+CATCH_CROP_GREENNESS = 0.5
 
 
 def class_spectrum(name: str, green: float = 1.0) -> np.ndarray:
@@ -204,6 +213,8 @@ def reflectance(
     green[uneven] = np.clip(green[uneven] + 0.05 * growth[uneven], 0, 1)
     dormant = _DORMANT.T[:, mask]
     image = dormant + green[None] * (_ACTIVE.T[:, mask] - dormant)
+    hedges = hedgerows(layout, rng, HEDGE_SHARE.get(climate, HEDGE_SHARE_DEFAULT))
+    image[:, hedges] = 0.4 * image[:, hedges] + 0.6 * _ACTIVE[TREES][:, None]
     _draw_towns(image, layout, green, rng)
     rim = bank_rim(layout) & (mask != BUILT)
     bank = _SURFACE[str(rng.choice(BANK_SURFACES))]
@@ -217,6 +228,10 @@ def reflectance(
     factor *= terrain_shading(layout.elevation, relief)
     return _sensor(image * factor[None])
 
+
+HEDGE_SHARE: dict[str, float] = {"atlantic": 0.7, "temperate": 0.2, "mediterranean": 0.3}
+"""Share of field parcels with a hedgerow along their edges, per climate (bocage in Ireland)."""
+HEDGE_SHARE_DEFAULT = 0.15
 
 RELIEF: dict[str, float] = {"alpine": 1.2, "mediterranean": 0.35, "semiarid": 0.35}
 """Height change per pixel for a unit step of the layout's elevation field, per climate (steep Alps)."""
@@ -296,8 +311,8 @@ def cloud_maps(
     return opacity, np.clip(shadow * (1 - opacity), 0, 1)
 
 
-HAZE_MEAN_490 = 0.005
-"""Mean residual path reflectance at 490 nm left in L2A products (a thin haze; 0.005 = 50 in stored units)."""
+HAZE_MEAN_490 = 0.004
+"""Mean residual path reflectance at 490 nm left in L2A products (a thin haze; 0.004 = 40 in stored units)."""
 
 
 def s2_image(

@@ -4,7 +4,8 @@ A land-cover map says *what* covers each pixel; a real Sentinel-2 image also sho
 varies within itself at 10 m. This module draws those patterns as plain maps that the spectral
 renderer (:mod:`closp_lite.simulate.spectra`) turns into reflectance:
 
-* **fields**: tillage and tramline rows along the field strips, and soil moisture patches;
+* **fields**: tillage and tramline rows along the field strips, soil moisture patches, and
+  hedgerows along some parcel edges;
 * **forests**: crowns and the gaps between them (fine, strong brightness texture);
 * **towns**: houses (roofs of a few kinds) and gardens on the street grid;
 * **river and lake banks**: a rim of sand, mud or riparian trees where land meets water;
@@ -42,6 +43,10 @@ def brightness_texture(layout: Layout, fine: np.ndarray, patches: np.ndarray, rn
     factor = np.ones(mask.shape, dtype=np.float32)
     open_land = np.isin(mask, (CROPS, GRASS, SHRUB, BARE))
     factor[open_land] += 0.05 * patches[open_land]
+    shrub = mask == SHRUB
+    factor[shrub] += 0.15 * fine[shrub]  # bushes and the soil between them
+    grass = mask == GRASS
+    factor[grass] += 0.03 * fine[grass]
     trees = mask == TREES
     # Crowns: bright sunlit tops, dark gaps (skewed towards shadow: gaps are darker than crowns are bright)
     crowns = np.where(fine > 0, 0.10 * fine, 0.18 * fine)
@@ -89,11 +94,26 @@ def town_cells(layout: Layout, rng: np.random.Generator) -> np.ndarray:
     cell = rng.uniform(2.0, 4.0)
     ids = (np.floor(u[built] / cell) * 1000 + np.floor(v[built] / cell)).astype(np.int64)
     unique, inverse = np.unique(ids, return_inverse=True)
-    gardens = rng.uniform(0.25, 0.55)
-    roofs = np.array([0.45, 0.3, 0.1, 0.15])
+    gardens = rng.uniform(0.35, 0.6)
+    roofs = np.array([0.35, 0.35, 0.12, 0.18])
     weights = np.concatenate([[gardens], (1 - gardens) * roofs])
     kinds[built] = rng.choice(len(TOWN_KINDS), size=unique.size, p=weights)[inverse]
     return kinds
+
+
+def hedgerows(layout: Layout, rng: np.random.Generator, share: float) -> np.ndarray:
+    """Return a boolean (H, W) map of hedgerow pixels: parcel edges of fields and pastures that carry a hedge (chapter 1).
+
+    Each parcel keeps a hedge along its edges with probability ``share`` (high in Atlantic
+    bocage such as Ireland, low in open arable plains).
+    """
+    parcels = layout.parcels
+    farmland = np.isin(layout.mask, (CROPS, GRASS))
+    edge = np.zeros(parcels.shape, dtype=bool)
+    edge[:, 1:] |= parcels[:, 1:] != parcels[:, :-1]
+    edge[1:, :] |= parcels[1:, :] != parcels[:-1, :]
+    hedged = rng.random(int(parcels.max()) + 1) < share
+    return edge & farmland & hedged[parcels]
 
 
 def bank_rim(layout: Layout, width: float = 1.5) -> np.ndarray:
