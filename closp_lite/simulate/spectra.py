@@ -30,8 +30,24 @@ from closp_lite.data.bands import S2_BANDS, S2_SCALE
 from closp_lite.labels import DW_CLASSES
 from closp_lite.physics.optical import S2_BAND_TABLE, cloud_effect, haze_effect
 from closp_lite.simulate.geography import CLIMATES
-from closp_lite.simulate.landcover import BUILT, CROPS, GRASS, STREET_ID, TREES, WATER, Layout, noise_fields
-from closp_lite.simulate.texture import TOWN_KINDS, bank_rim, brightness_texture, hedgerows, terrain_shading, town_cells
+from closp_lite.simulate.landcover import (
+    BUILT,
+    CROPS,
+    GRASS,
+    STREET_ID,
+    TREES,
+    WATER,
+    Layout,
+    noise_fields,
+)
+from closp_lite.simulate.texture import (
+    TOWN_KINDS,
+    bank_rim,
+    brightness_texture,
+    hedgerows,
+    terrain_shading,
+    town_cells,
+)
 
 #                                 B1    B2    B3    B4    B5    B6    B7    B8    B8A   B9    B11   B12
 ACTIVE_SPECTRA: dict[str, tuple[int, ...]] = {
@@ -117,7 +133,7 @@ def _days_from_peak(date: dt.date, climate: str, southern: bool, shift_days: flo
 
 
 CROP_CALENDARS: dict[str, tuple[float, float, float, float]] = {
-    "winter cereal": (0.45, -45.0, 1.4, 70.0),
+    "winter cereal": (0.45, -45.0, 1.3, 70.0),
     "spring crop": (0.15, 0.0, 1.2, 60.0),
     "summer crop": (0.20, 35.0, 1.0, 55.0),
     "fodder": (0.20, 0.0, 1.6, 400.0),
@@ -151,7 +167,7 @@ def crop_greenness(
 
 CATCH_CROP_SHARE = 0.5
 """Share of harvested parcels that carry a catch crop or volunteer regrowth instead of bare soil."""
-CATCH_CROP_GREENNESS = 0.5
+CATCH_CROP_GREENNESS = 0.3
 
 
 def class_spectrum(name: str, green: float = 1.0) -> np.ndarray:

@@ -19,7 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from closp_lite.simulate.landcover import BARE, BUILT, CROPS, GRASS, SHRUB, STREET_ID, TREES, Layout, rotated_coordinates
+from closp_lite.simulate.landcover import (
+    BARE,
+    BUILT,
+    CROPS,
+    GRASS,
+    SHRUB,
+    STREET_ID,
+    TREES,
+    Layout,
+    rotated_coordinates,
+)
 
 TOWN_KINDS: tuple[str, ...] = ("garden", "red tile roof", "grey roof", "bright roof", "dark roof")
 """What a house cell of a town shows, in the order of :func:`town_cells` (gardens are vegetation)."""

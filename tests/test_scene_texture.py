@@ -1,0 +1,96 @@
+"""Tests of what makes simulated scenes look like Sentinel-2: texture, towns, hedges, terrain, haze, crop calendars."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from closp_lite.labels import DW_CLASSES
+from closp_lite.physics.optical import (
+    HAZE_SHAPE,
+    TRUE_COLOUR_LIMITS,
+    haze_effect,
+    spectral_index,
+)
+from closp_lite.plotting.images import sample_rgb
+from closp_lite.simulate import simulate_scene
+from closp_lite.simulate.landcover import BUILT, CROPS, GRASS, STREET_ID, make_layout
+from closp_lite.simulate.spectra import CATCH_CROP_GREENNESS, crop_greenness
+from closp_lite.simulate.texture import (
+    TOWN_KINDS,
+    hedgerows,
+    terrain_shading,
+    town_cells,
+)
+
+
+def _layout(seed: int = 0, **shares: float):
+    fractions = np.array([shares.get(name, 0.0) for name in DW_CLASSES])
+    return make_layout(fractions / fractions.sum(), np.random.default_rng(seed))
+
+
+def test_towns_have_houses_and_gardens_only_on_built_land() -> None:
+    layout = _layout(Built=0.5, Grass=0.5)
+    kinds = town_cells(layout, np.random.default_rng(1))
+    houses = (layout.mask == BUILT) & (layout.parcels != STREET_ID)
+    assert (kinds >= 0).sum() == houses.sum() and (kinds[~houses] == -1).all()
+    shares = np.bincount(kinds[houses], minlength=len(TOWN_KINDS)) / houses.sum()
+    assert 0.2 < shares[0] < 0.7 and (shares[1:] > 0).all()  # gardens and every roof kind
+
+
+def test_towns_look_mixed_not_flat_in_s2() -> None:
+    scene = simulate_scene("Belgium and Luxembourg (crops and towns)", season="summer", fractions={"Built": 0.6, "Crops": 0.4}, seed=3)
+    ndvi = spectral_index(scene.s2, "NDVI")[scene.mask == BUILT]
+    assert np.quantile(ndvi, 0.9) > 0.5 and np.quantile(ndvi, 0.1) < 0.25  # gardens and roofs side by side
+
+
+def test_hedgerows_follow_parcel_edges_of_farmland() -> None:
+    layout = _layout(Grass=0.7, Trees=0.3)
+    hedges = hedgerows(layout, np.random.default_rng(0), share=1.0)
+    assert hedges.any() and np.isin(layout.mask[hedges], (CROPS, GRASS)).all()
+    assert not hedgerows(layout, np.random.default_rng(0), share=0.0).any()
+
+
+def test_terrain_shading_lights_slopes_facing_the_sun() -> None:
+    rows = np.arange(60, dtype=float)[:, None] * np.ones((1, 60))
+    assert np.allclose(terrain_shading(np.zeros((60, 60)), 1.0), 1.0)
+    # height grows southwards (with the row index): the slope faces north, away from the sun
+    assert terrain_shading(rows / 10, 1.0).mean() < 0.95
+    assert terrain_shading(-rows / 10, 1.0).mean() > 1.05
+
+
+def test_haze_adds_most_in_the_blue() -> None:
+    image = np.full((12, 4, 4), 0.1)
+    hazy = haze_effect(image, 0.01)
+    added = (hazy - image)[:, 0, 0]
+    assert added[1] == pytest.approx(0.01) and added.argmax() == 0 and added[-1] < 0.3 * added[1]
+    np.testing.assert_allclose(added, 0.01 * HAZE_SHAPE)
+    with pytest.raises(ValueError, match=">= 0"):
+        haze_effect(image, -0.01)
+
+
+def test_crop_calendars_green_in_summer_bare_or_covered_after_harvest() -> None:
+    summer = crop_greenness(dt.date(2017, 6, 20), "temperate", np.random.default_rng(0), 2000)
+    autumn = crop_greenness(dt.date(2017, 9, 20), "temperate", np.random.default_rng(0), 2000)
+    assert np.median(summer) > 0.8 and summer.mean() > autumn.mean() + 0.2
+    harvested = np.isin(autumn, (0.0, CATCH_CROP_GREENNESS))
+    assert 0.3 < harvested.mean() < 0.9 and (autumn[harvested] == 0).any()
+
+
+def test_true_colour_uses_the_fixed_reflectance_stretch() -> None:
+    image = np.full((12, 8, 8), 1500.0, dtype=np.float32)
+    image[:, :, :4] = 300.0
+    rgb = sample_rgb(SimpleNamespace(image=image, modality="s2", key="k", labels=[]))
+    np.testing.assert_allclose(rgb[0, 0], 300 / TRUE_COLOUR_LIMITS[1])
+    np.testing.assert_allclose(rgb[0, -1], 1500 / TRUE_COLOUR_LIMITS[1])
+    dim = sample_rgb(SimpleNamespace(image=image / 2, modality="s2", key="k", labels=[]))
+    assert dim.mean() < rgb.mean()  # a percentile stretch would show both the same
+
+
+def test_simulated_vegetation_has_realistic_red_and_nir() -> None:
+    scene = simulate_scene("Austria and Switzerland (Alps)", season="summer", fractions={"Trees": 1.0}, seed=2)
+    red, nir = np.median(scene.s2[3]), np.median(scene.s2[7])
+    assert 150 < red < 500 and 2500 < nir < 4500  # summer forest: dark red, bright NIR (L2A x 10,000)
