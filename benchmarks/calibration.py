@@ -53,6 +53,7 @@ from closp_lite.physics.optical import index_cover, to_reflectance  # noqa: E402
 from closp_lite.simulate import simulate_scene  # noqa: E402
 from closp_lite.simulate.corpus import make_patch, plan_corpus  # noqa: E402
 from closp_lite.simulate.geography import LANDCOVER_REGIONS  # noqa: E402
+from closp_lite.simulate.scene import counterpart_scene  # noqa: E402
 
 VEGETATION = {"Trees", "Crops", "Grass", "Shrub and Scrub", "Flooded Vegetation"}
 # Which Dynamic World labels an index cover type can stand for.
@@ -81,12 +82,6 @@ def assign_classes(s2_dn: np.ndarray, labels: set[str]) -> dict[str, np.ndarray]
             name = next(iter(candidates))
             found[name] = found.get(name, np.zeros_like(where)) | where
     return found
-
-
-def nearest_region(lon: float, lat: float) -> str:
-    """The land-cover region whose box centre is nearest (in degrees) to (lon, lat)."""
-    centres = [(np.hypot(np.mean(r.lon) - lon, np.mean(r.lat) - lat), r.name) for r in LANDCOVER_REGIONS]
-    return min(centres)[1]
 
 
 def real_examples() -> list[dict]:
@@ -122,11 +117,10 @@ def class_means(s2: np.ndarray, s1: np.ndarray, masks: dict[str, np.ndarray]) ->
     }
 
 
-def _composition(pair: dict) -> dict[str, float]:
-    """Equal shares of the pair's labels, plus its seasonal snow (CORINE labels never mention it)."""
+def _snow_share(pair: dict) -> float:
+    """The seasonal snow seen in the real image (CORINE labels never mention it); below 5 % it is ignored."""
     snow = float(index_cover(to_reflectance(pair["s2"]))["Snow"].mean())
-    shares = dict.fromkeys(pair["labels"], (1 - snow) / len(pair["labels"]))
-    return shares | ({"Snow and Ice": snow} if snow >= 0.05 else {})
+    return snow if snow >= 0.05 else 0.0
 
 
 def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
@@ -136,9 +130,9 @@ def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
         for name, got in class_means(pair["s2"], pair["s1"], assign_classes(pair["s2"], pair["labels"])).items():
             pools[name]["real_s2"].append(got["s2"])
             pools[name]["real_s1"].append(got["s1"])
-        region = nearest_region(pair["lon"], pair["lat"])
         for seed in range(seeds):
-            scene = simulate_scene(region, date=pair["date"], fractions=_composition(pair), seed=seed)
+            scene = counterpart_scene(sorted(pair["labels"]), pair["lon"], pair["lat"], pair["date"],
+                                      snow_fraction=_snow_share(pair), seed=seed)  # fmt: skip
             for name, got in class_means(scene.s2, scene.s1, assign_classes(scene.s2, pair["labels"])).items():
                 pools[name]["sim_s2"].append(got["s2"])
                 pools[name]["sim_s1"].append(got["s1"])

@@ -17,6 +17,7 @@ from closp_lite.physics.optical import (
 )
 from closp_lite.plotting.images import sample_rgb
 from closp_lite.simulate import simulate_scene
+from closp_lite.simulate.backscatter import terrain_db
 from closp_lite.simulate.landcover import BUILT, CROPS, GRASS, STREET_ID, make_layout
 from closp_lite.simulate.spectra import CATCH_CROP_GREENNESS, crop_greenness
 from closp_lite.simulate.texture import (
@@ -94,3 +95,11 @@ def test_simulated_vegetation_has_realistic_red_and_nir() -> None:
     scene = simulate_scene("Austria and Switzerland (Alps)", season="summer", fractions={"Trees": 1.0}, seed=2)
     red, nir = np.median(scene.s2[3]), np.median(scene.s2[7])
     assert 150 < red < 500 and 2500 < nir < 4500  # summer forest: dark red, bright NIR (L2A x 10,000)
+
+
+def test_radar_sees_slopes_facing_it_brighter() -> None:
+    incidence = np.full((40, 40), 37.0)
+    assert np.allclose(terrain_db(np.zeros((40, 40)), 1.0, incidence), 0.0)
+    ramp = np.arange(40, dtype=float)[None, :] * np.ones((40, 1)) / 10  # rising away from the radar
+    facing, away = terrain_db(ramp, 2.0, incidence), terrain_db(-ramp, 2.0, incidence)
+    assert facing.mean() > 0.5 and away.mean() < -0.3  # foreshortening brightens, the far side darkens

@@ -12,7 +12,7 @@ about -18 dB VV) and Dostalova et al. (2018, forests), and with the typical Cris
 (VV about -12 dB, VH about -20 dB); adjusted against the real BigEarthNet examples by
 ``benchmarks/calibration.py``.
 
-An image is made in linear power: class means -> scene, object and incidence-angle variation ->
+An image is made in linear power: class means -> scene, object, incidence-angle and terrain-slope variation ->
 blurred to the ~20 m resolution of IW GRD -> times the texture -> plus a residual noise floor ->
 times Gamma speckle with the equivalent number of looks of GRD IW (about 4.4) -> dB.
 """
@@ -29,6 +29,7 @@ from closp_lite.labels import DW_CLASSES
 from closp_lite.physics.sar import REFERENCE_INCIDENCE_DEG, from_db, speckle, to_db
 from closp_lite.simulate.landcover import BUILT, STREET_ID, WATER, Layout
 from closp_lite.simulate.spectra import pixel_greenness
+from closp_lite.simulate.texture import relief
 
 GRD_IW_LOOKS = 4.4
 """Equivalent number of looks of Sentinel-1 IW GRD high-resolution products (ESA Sentinel-1 Product Definition)."""
@@ -137,6 +138,22 @@ def incidence_map(near_deg: float, size: int) -> np.ndarray:
     return np.broadcast_to(near_deg + step * np.arange(size), (size, size))
 
 
+def terrain_db(elevation: np.ndarray, steepness: float, incidence_deg: np.ndarray) -> np.ndarray:
+    """Return the change of backscatter (H, W) in dB caused by slopes of the terrain (chapter 2).
+
+    The radar looks from the side of column 0 (near range). A slope tilted towards it by an
+    angle alpha sees the beam at the local incidence ``theta - alpha`` and packs more ground
+    into each range cell (foreshortening): sigma0 in ground geometry grows by
+    ``sin(theta) / sin(theta - alpha)``. Slopes facing away darken; radar shadow (local incidence
+    beyond 85 degrees) is clipped.
+    """
+    _, d_col = np.gradient(steepness * elevation.astype(np.float64))
+    alpha = np.degrees(np.arctan(d_col))  # height growing away from the radar faces it
+    theta = np.radians(incidence_deg)
+    local = np.radians(np.clip(incidence_deg - alpha, 5.0, 85.0))
+    return (10.0 * np.log10(np.sin(theta) / np.sin(local))).astype(np.float32)
+
+
 def s1_image(
     layout: Layout,
     date: dt.date,
@@ -156,7 +173,9 @@ def s1_image(
     size = layout.mask.shape[0]
     near = rng.uniform(*INCIDENCE_RANGE_DEG) if incidence_deg is None else incidence_deg
     green = pixel_greenness(layout, date, climate, rng, southern)
-    mean_db = mean_backscatter_db(layout, green, incidence_map(near, size), rng, damage)
+    incidence = incidence_map(near, size)
+    mean_db = mean_backscatter_db(layout, green, incidence, rng, damage)
+    mean_db += terrain_db(layout.elevation, relief(climate), incidence)[None]
     # IW GRD resolves ~20 x 22 m: neighbouring 10 m pixels share signal.
     power = ndimage.gaussian_filter(from_db(mean_db), sigma=(0, 0.7, 0.7), mode="nearest")
     shape = _TABLE[layout.mask, 5]

@@ -27,7 +27,13 @@ from closp_lite.simulate.geography import (
     sample_location,
     timestamp,
 )
-from closp_lite.simulate.landcover import BUILT, Layout, make_layout, mask_labels, sample_fractions
+from closp_lite.simulate.landcover import (
+    BUILT,
+    Layout,
+    make_layout,
+    mask_labels,
+    sample_fractions,
+)
 from closp_lite.simulate.spectra import s2_image
 
 SEASON_DAYS: dict[str, tuple[int, int]] = {"winter": (1, 20), "spring": (4, 20), "summer": (7, 15), "autumn": (10, 15)}
@@ -196,6 +202,32 @@ def simulate_scene(
         looks=looks,
         incidence_deg=incidence_deg,
     )
+
+
+def nearest_landcover_region(lon: float, lat: float) -> Region:
+    """Return the land-cover region whose box centre is nearest (in degrees) to ``lon``, ``lat`` (chapter 1)."""
+    return min(LANDCOVER_REGIONS, key=lambda r: float(np.hypot(np.mean(r.lon) - lon, np.mean(r.lat) - lat)))
+
+
+def counterpart_scene(
+    labels: list[str], lon: float, lat: float, date: dt.date, *, snow_fraction: float = 0.0, seed: int = 0
+) -> Scene:
+    """Simulate a scene like a real patch: its nearest region, its date, its Dynamic World labels (chapters 1, 2).
+
+    Real patches carry patch-level labels, not pixel maps, so the labels share the patch equally;
+    ``snow_fraction`` adds seasonal snow, which land-cover labels never mention. Used to set
+    simulated patches beside the real examples and by ``benchmarks/calibration.py``.
+
+    Raises:
+        ValueError: if no label is a Dynamic World class.
+    """
+    classes = [name for name in labels if name in DW_CLASSES]
+    if not classes:
+        raise ValueError(f"none of the labels {labels} is a Dynamic World class: harmonize them first (closp_lite.labels.harmonize)")
+    shares = dict.fromkeys(classes, (1 - snow_fraction) / len(classes))
+    if snow_fraction > 0:
+        shares["Snow and Ice"] = shares.get("Snow and Ice", 0.0) + snow_fraction
+    return simulate_scene(nearest_landcover_region(lon, lat).name, date=date, fractions=shares, seed=seed)
 
 
 def _fraction_vector(fractions: dict[str, float] | None) -> np.ndarray | None:

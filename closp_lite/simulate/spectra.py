@@ -45,6 +45,7 @@ from closp_lite.simulate.texture import (
     bank_rim,
     brightness_texture,
     hedgerows,
+    relief,
     terrain_shading,
     town_cells,
 )
@@ -239,19 +240,14 @@ def reflectance(
         if name not in EVENT_SPECTRA:
             raise ValueError(f"unknown surface {name!r}: choose one of {sorted(EVENT_SPECTRA)}")
         image[:, where] = _SURFACE[name][:, None]
-    relief = RELIEF.get(climate, RELIEF_DEFAULT)
     factor = _variability(layout, rng) * brightness_texture(layout, fine, patches, rng)
-    factor *= terrain_shading(layout.elevation, relief)
+    factor *= terrain_shading(layout.elevation, relief(climate))
     return _sensor(image * factor[None])
 
 
 HEDGE_SHARE: dict[str, float] = {"atlantic": 0.7, "temperate": 0.2, "mediterranean": 0.3}
 """Share of field parcels with a hedgerow along their edges, per climate (bocage in Ireland)."""
 HEDGE_SHARE_DEFAULT = 0.15
-
-RELIEF: dict[str, float] = {"alpine": 1.2, "mediterranean": 0.35, "semiarid": 0.35}
-"""Height change per pixel for a unit step of the layout's elevation field, per climate (steep Alps)."""
-RELIEF_DEFAULT = 0.12
 
 BANK_SURFACES = ("wet mud", "sand", "riparian trees")
 """What a water body's rim shows in a scene (one kind per scene)."""

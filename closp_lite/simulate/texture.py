@@ -71,6 +71,16 @@ def brightness_texture(layout: Layout, fine: np.ndarray, patches: np.ndarray, rn
     return factor
 
 
+RELIEF: dict[str, float] = {"alpine": 1.2, "mediterranean": 0.35, "semiarid": 0.35}
+"""Height change (pixels) per pixel step for a unit step of a layout's elevation field, per climate (steep Alps)."""
+RELIEF_DEFAULT = 0.12
+
+
+def relief(climate: str) -> float:
+    """Return how steep the terrain of a ``climate`` is (:data:`RELIEF`, else :data:`RELIEF_DEFAULT`) (chapters 1, 2)."""
+    return RELIEF.get(climate, RELIEF_DEFAULT)
+
+
 def terrain_shading(elevation: np.ndarray, relief: float) -> np.ndarray:
     """Return the illumination factor (H, W) of the terrain for the overpass sun, about 1 on flat land (chapter 1).
 
