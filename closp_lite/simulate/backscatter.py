@@ -83,6 +83,10 @@ CARDINAL_GAIN_DB = 4.0
 STREET_DB = -4.0
 
 
+OBJECT_SPREAD_DB = 2.0
+"""Standard deviation (dB) of the backscatter of one object (field, urban block, stand) around its class."""
+
+
 def mean_backscatter_db(
     layout: Layout,
     green: np.ndarray,
@@ -102,7 +106,8 @@ def mean_backscatter_db(
     db = np.stack([green * table[..., 0] + (1 - green) * table[..., 2], green * table[..., 1] + (1 - green) * table[..., 3]])
     scene = rng.normal(0.0, 1.0, size=len(DW_CLASSES))
     scene[WATER] = rng.normal(0.0, 1.5)  # wind roughens water: the most variable class
-    objects = rng.normal(0.0, 0.8, size=int(layout.parcels.max()) + 1)
+    # fields differ by crop, row direction and soil moisture: a few dB from parcel to parcel
+    objects = rng.normal(0.0, OBJECT_SPREAD_DB, size=int(layout.parcels.max()) + 1)
     db += (scene[mask] + objects[layout.parcels])[None]
     db += (table[..., 4] * (incidence_deg - REFERENCE_INCIDENCE_DEG))[None]
     built = mask == BUILT
@@ -183,5 +188,24 @@ def s1_image(
         shape = np.where((layout.mask == BUILT) & (damage > 0), DAMAGE_TEXTURE_SHAPE, shape)
     texture = rng.gamma(shape, 1.0 / shape)  # the same scatterers in both polarisations
     power = power * texture[None] + from_db(NESZ_DB)
-    power = power * speckle(power.shape, looks, rng)
+    power = power * grd_speckle(power.shape, looks, rng)
     return to_db(power).astype(np.float32)
+
+
+SPECKLE_GRAIN_PX = 0.7
+"""Gaussian sigma (pixels) of the speckle correlation: IW GRD resolves ~20 x 22 m on a 10 m grid,
+so a speckle grain spans about two pixels."""
+
+
+def grd_speckle(shape: tuple[int, ...], looks: float, rng: np.random.Generator) -> np.ndarray:
+    """Draw speckle (mean 1, variance 1/``looks`` per pixel) with the ~2-pixel grain of GRD products (chapter 2).
+
+    Gamma speckle with fewer looks is smoothed over the resolution cell
+    (:data:`SPECKLE_GRAIN_PX`); the smoothing divides the variance by the sum of the squared
+    kernel weights, so drawing ``looks * sum(w^2)`` looks gives variance ``1/looks`` afterwards.
+    """
+    kernel = np.exp(-0.5 * (np.arange(-3, 4) / SPECKLE_GRAIN_PX) ** 2)
+    kernel /= kernel.sum()
+    reduction = float((kernel**2).sum() ** 2)  # separable: rows times columns
+    grains = speckle(shape, looks * reduction, rng)
+    return ndimage.gaussian_filter(grains, sigma=(0,) * (len(shape) - 2) + (SPECKLE_GRAIN_PX,) * 2, mode="wrap", truncate=3 / SPECKLE_GRAIN_PX)

@@ -89,12 +89,14 @@ SURFACE_SPECTRA: dict[str, tuple[int, ...]] = {
     "grey roof":     (1100, 1200, 1300, 1400, 1500, 1550, 1600, 1650, 1700, 1700, 1900, 1750),
     "bright roof":   (2000, 2200, 2350, 2450, 2500, 2550, 2600, 2650, 2700, 2650, 2800, 2500),
     "dark roof":     (450,  500,  550,  600,  650,  700,  750,  800,  850,  850, 1000,  900),
+    "stubble":       (900, 1100, 1400, 1750, 2000, 2250, 2400, 2550, 2700, 2700, 3400, 2800),
     "wet mud":       (500,  600,  800,  900, 1050, 1200, 1300, 1400, 1450, 1450, 1500, 1100),
     "sand":          (900, 1100, 1450, 1750, 1950, 2100, 2250, 2350, 2450, 2450, 3000, 2500),
     "riparian trees": (200, 250,  450,  260,  700, 2000, 2600, 2850, 2950, 2900, 1450,  650),
 }  # fmt: skip
-"""Town and shore surfaces (reflectance x 10,000): terracotta tiles (red), concrete and metal roofs,
-tar or shaded roofs, and the mud, sand or trees that line rivers and lakes."""
+"""Town, field and shore surfaces (reflectance x 10,000): terracotta tiles (red), concrete and metal
+roofs, tar or shaded roofs, the dry straw of a harvested cereal field, and the mud, sand or trees
+that line rivers and lakes."""
 
 _SURFACE = {name: np.array(v, dtype=np.float32) / S2_SCALE for name, v in (EVENT_SPECTRA | SURFACE_SPECTRA).items()}
 _BLOCK = {10: 1, 20: 2, 60: 6}
@@ -196,11 +198,14 @@ def pixel_greenness(
     green[crops] = crop_greenness(date, climate, rng, n_ids, southern)[layout.parcels[crops]]
     grass = layout.mask == GRASS
     pasture = float(greenness(date, climate, southern, width_scale=GRASS_SEASON_SCALE))
-    green[grass] = np.clip(pasture + rng.normal(0, 0.08, size=n_ids)[layout.parcels[grass]], 0, 1)
+    green[grass] = np.clip(pasture + rng.normal(0, 0.12, size=n_ids)[layout.parcels[grass]], 0, 1)
     trees = layout.mask == TREES
     green[trees] = evergreen + (1 - evergreen) * base
     return green
 
+
+STUBBLE_SHARE = 0.5
+"""Share of bare harvested parcels still covered by bright straw stubble (the others are ploughed soil)."""
 
 GRASS_SEASON_SCALE = 2.0
 """Pastures and meadows stay green longer than the climate's crops and broadleaf trees."""
@@ -226,10 +231,13 @@ def reflectance(
     mask = layout.mask
     fine, patches, growth = noise_fields(rng, [0.7, 3.0, 8.0], mask.shape[0])
     green = pixel_greenness(layout, date, climate, rng, southern)
+    n_ids = int(layout.parcels.max()) + 1
+    stubble = (mask == CROPS) & (green == 0) & (rng.random(n_ids) < STUBBLE_SHARE)[layout.parcels]
     uneven = np.isin(mask, (CROPS, GRASS))
     green[uneven] = np.clip(green[uneven] + 0.05 * growth[uneven], 0, 1)
     dormant = _DORMANT.T[:, mask]
     image = dormant + green[None] * (_ACTIVE.T[:, mask] - dormant)
+    image[:, stubble] = _SURFACE["stubble"][:, None]
     hedges = hedgerows(layout, rng, HEDGE_SHARE.get(climate, HEDGE_SHARE_DEFAULT))
     image[:, hedges] = 0.4 * image[:, hedges] + 0.6 * _ACTIVE[TREES][:, None]
     _draw_towns(image, layout, green, rng)
@@ -272,7 +280,7 @@ def _variability(layout: Layout, rng: np.random.Generator) -> np.ndarray:
     spread[WATER] = 0.4  # clear, green, humic or turbid: water colour varies most between scenes
     scene = rng.lognormal(0.0, spread)[mask]
     n_ids = int(layout.parcels.max()) + 1
-    objects = rng.lognormal(0.0, 0.07, size=n_ids)[layout.parcels]
+    objects = rng.lognormal(0.0, 0.09, size=n_ids)[layout.parcels]
     pixel = rng.standard_normal(size=mask.shape, dtype=np.float32)
     return (scene * objects).astype(np.float32) * (1 + 0.02 * pixel)
 
