@@ -129,6 +129,19 @@ def _simulate(
     return Scene(layout.mask, labels, s1, s2, lon, lat, crs, coords, when, region.name, layout, crisis)
 
 
+CLEAR_SKY_CHANCE: dict[int, float] = {1: 0.3, 2: 0.4, 3: 0.6, 4: 0.8, 5: 0.9, 6: 1.0, 7: 1.0, 8: 1.0, 9: 0.85, 10: 0.6, 11: 0.35, 12: 0.3}
+"""Relative chance, per month of the northern hemisphere, that a Sentinel-2 overpass of a European
+land-cover patch is cloud-free (summer 1). A modelling assumption after Europe's cloud climatology
+(cloudiest from November to February): it weights the dates of simulated land-cover S2 patches as
+the selection of cloud-free scenes weighted BigEarthNet's."""
+
+
+def clear_sky_chance(date: dt.date, region: Region) -> float:
+    """Return :data:`CLEAR_SKY_CHANCE` of the month of ``date`` (shifted by half a year in the south) (chapter 1)."""
+    month = (date.month + 5) % 12 + 1 if region.southern else date.month
+    return CLEAR_SKY_CHANCE[month]
+
+
 def render_patch(
     modality: str,
     region: Region,
@@ -140,11 +153,18 @@ def render_patch(
 ) -> tuple[Scene, str]:
     """Draw date, place, layout and event, and render one ``modality`` (``s1`` or ``s2``) (chapter 1).
 
+    Land-cover S2 patches favour clear-sky months (:func:`clear_sky_chance`); radar sees through
+    clouds, so S1 dates are uniform over the region's date range.
+
     Returns the scene and its ISO 8601 acquisition time (a sun-synchronous overpass).
     """
     if modality not in ("s1", "s2"):
         raise ValueError(f"modality must be 's1' or 's2', got {modality!r}")
     when = sample_date(region, rng)
+    if modality == "s2" and event is None:
+        # BigEarthNet kept only cloud-free Sentinel-2 scenes, so its dates follow the clear sky
+        while rng.random() > clear_sky_chance(when, region):
+            when = sample_date(region, rng)
     scene = _simulate(
         region, when, rng, modalities=(modality,), event=event, event_fraction=event_fraction, cloud_fraction=cloud_fraction
     )

@@ -141,8 +141,8 @@ def _days_from_peak(date: dt.date, climate: str, southern: bool, shift_days: flo
 CROP_CALENDARS: dict[str, tuple[float, float, float, float]] = {
     "winter cereal": (0.45, -45.0, 1.3, 70.0),
     "spring crop": (0.15, 0.0, 1.2, 60.0),
-    "summer crop": (0.20, 35.0, 1.0, 55.0),
-    "fodder": (0.20, 0.0, 1.6, 400.0),
+    "summer crop": (0.15, 35.0, 1.0, 55.0),
+    "fodder": (0.25, 0.0, 1.6, 400.0),
 }
 """Crop calendars of European arable land: (share of parcels, shift of the peak from the climate's
 peak in days, width factor of the green season, harvest in days after the peak). Winter cereals
@@ -171,7 +171,7 @@ def crop_greenness(
     return np.where(harvested, cover, green)
 
 
-CATCH_CROP_SHARE = 0.5
+CATCH_CROP_SHARE = 0.6
 """Share of harvested parcels that carry a catch crop or volunteer regrowth instead of bare soil."""
 CATCH_CROP_GREENNESS = 0.3
 

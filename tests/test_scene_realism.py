@@ -1,4 +1,4 @@
-"""Tests of what makes simulated scenes look like Sentinel-2: texture, towns, hedges, terrain, haze, crop calendars."""
+"""Tests of what makes simulated scenes look like Sentinel data: texture, towns, hedges, terrain, haze, crop calendars, dates."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from closp_lite.physics.optical import (
 from closp_lite.plotting.images import sample_rgb
 from closp_lite.simulate import simulate_scene
 from closp_lite.simulate.backscatter import terrain_db
+from closp_lite.simulate.geography import get_region
 from closp_lite.simulate.landcover import BUILT, CROPS, GRASS, STREET_ID, make_layout
+from closp_lite.simulate.scene import clear_sky_chance, render_patch
 from closp_lite.simulate.spectra import CATCH_CROP_GREENNESS, crop_greenness
 from closp_lite.simulate.texture import (
     TOWN_KINDS,
@@ -103,3 +105,14 @@ def test_radar_sees_slopes_facing_it_brighter() -> None:
     ramp = np.arange(40, dtype=float)[None, :] * np.ones((40, 1)) / 10  # rising away from the radar
     facing, away = terrain_db(ramp, 2.0, incidence), terrain_db(-ramp, 2.0, incidence)
     assert facing.mean() > 0.5 and away.mean() < -0.3  # foreshortening brightens, the far side darkens
+
+
+def test_optical_land_cover_dates_favour_the_clear_sky_months() -> None:
+    region = get_region("Lithuania (temperate plains)")
+    months = {
+        modality: [int(render_patch(modality, region, np.random.default_rng(i))[1][5:7]) for i in range(150)]
+        for modality in ("s1", "s2")
+    }
+    summer = {m: np.isin(v, (5, 6, 7, 8)).mean() for m, v in months.items()}
+    assert summer["s2"] > summer["s1"] + 0.1  # cloud-free optical scenes are summer-heavy, radar is not
+    assert clear_sky_chance(dt.date(2018, 1, 10), region) < clear_sky_chance(dt.date(2017, 7, 10), region)
