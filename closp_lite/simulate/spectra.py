@@ -107,6 +107,32 @@ _BAND_BLOCKS = np.array([_BLOCK[band.resolution_m] for band in S2_BAND_TABLE])
 assert [band.name for band in S2_BAND_TABLE] == list(S2_BANDS)  # the tables above use this order
 
 
+CATCH_CROP_SHARE = 0.6
+"""Share of harvested parcels that carry a catch crop or volunteer regrowth instead of bare soil."""
+CATCH_CROP_GREENNESS = 0.3
+"""Greenness of a catch crop: a sparse green cover over soil."""
+
+
+STUBBLE_SHARE = 0.5
+"""Share of bare harvested parcels still covered by bright straw stubble (the others are ploughed soil)."""
+
+GRASS_SEASON_SCALE = 2.0
+"""Pastures and meadows stay green longer than the climate's crops and broadleaf trees."""
+
+
+HEDGE_SHARE: dict[str, float] = {"atlantic": 0.7, "temperate": 0.2, "mediterranean": 0.3}
+"""Share of field parcels with a hedgerow along their edges, per climate (bocage in Ireland)."""
+HEDGE_SHARE_DEFAULT = 0.15
+
+BANK_SURFACES = ("wet mud", "sand", "riparian trees")
+"""What a water body's rim shows in a scene (one kind per scene)."""
+
+
+PSF_SIGMA_PX = 0.45
+"""Gaussian sigma (pixels) of the MSI point spread at 10 m: neighbouring pixels share about a fifth
+of their signal, which blends the two sides of every edge into mixed pixels."""
+
+
 def greenness(
     date: dt.date,
     climate: str,
@@ -171,11 +197,6 @@ def crop_greenness(
     return np.where(harvested, cover, green)
 
 
-CATCH_CROP_SHARE = 0.6
-"""Share of harvested parcels that carry a catch crop or volunteer regrowth instead of bare soil."""
-CATCH_CROP_GREENNESS = 0.3
-
-
 def class_spectrum(name: str, green: float = 1.0) -> np.ndarray:
     """Return the mean reflectance (0-1, 12 bands) of Dynamic World class ``name`` at greenness ``green`` (chapter 1)."""
     if name not in DW_CLASSES:
@@ -207,13 +228,6 @@ def pixel_greenness(
     return green
 
 
-STUBBLE_SHARE = 0.5
-"""Share of bare harvested parcels still covered by bright straw stubble (the others are ploughed soil)."""
-
-GRASS_SEASON_SCALE = 2.0
-"""Pastures and meadows stay green longer than the climate's crops and broadleaf trees."""
-
-
 def reflectance(
     layout: Layout,
     date: dt.date,
@@ -227,7 +241,7 @@ def reflectance(
 
     Class spectra mixed by greenness (with uneven growth inside fields), houses and gardens in
     towns, banks along the water, then texture, terrain shading and the sensor's blur
-    (:func:`closp_lite.simulate.texture` draws the patterns). ``overrides`` maps an
+    (:mod:`closp_lite.simulate.texture` draws the patterns). ``overrides`` maps an
     :data:`EVENT_SPECTRA` name to a boolean (H, W) map of pixels that show that surface instead
     of their land cover (flood water, burn scars); crisis events use it.
     """
@@ -241,12 +255,7 @@ def reflectance(
     dormant = _DORMANT.T[:, mask]
     image = dormant + green[None] * (_ACTIVE.T[:, mask] - dormant)
     image[:, stubble] = _SURFACE["stubble"][:, None]
-    hedges = hedgerows(layout, rng, HEDGE_SHARE.get(climate, HEDGE_SHARE_DEFAULT))
-    image[:, hedges] = 0.4 * image[:, hedges] + 0.6 * _ACTIVE[TREES][:, None]
-    _draw_towns(image, layout, green, rng)
-    rim = bank_rim(layout) & (mask != BUILT)
-    bank = _SURFACE[str(rng.choice(BANK_SURFACES))]
-    image[:, rim] = 0.5 * image[:, rim] + 0.5 * bank[:, None]
+    _draw_land_features(image, layout, green, climate, rng)
     for name, where in (overrides or {}).items():
         if name not in EVENT_SPECTRA:
             raise ValueError(f"unknown surface {name!r}: choose one of {sorted(EVENT_SPECTRA)}")
@@ -256,12 +265,14 @@ def reflectance(
     return _sensor(image * factor[None])
 
 
-HEDGE_SHARE: dict[str, float] = {"atlantic": 0.7, "temperate": 0.2, "mediterranean": 0.3}
-"""Share of field parcels with a hedgerow along their edges, per climate (bocage in Ireland)."""
-HEDGE_SHARE_DEFAULT = 0.15
-
-BANK_SURFACES = ("wet mud", "sand", "riparian trees")
-"""What a water body's rim shows in a scene (one kind per scene)."""
+def _draw_land_features(image: np.ndarray, layout: Layout, green: np.ndarray, climate: str, rng: np.random.Generator) -> None:
+    """Hedgerows, towns and water banks, in place."""
+    hedges = hedgerows(layout, rng, HEDGE_SHARE.get(climate, HEDGE_SHARE_DEFAULT))
+    image[:, hedges] = 0.4 * image[:, hedges] + 0.6 * _ACTIVE[TREES][:, None]
+    _draw_towns(image, layout, green, rng)
+    rim = bank_rim(layout) & (layout.mask != BUILT)
+    bank = _SURFACE[str(rng.choice(BANK_SURFACES))]
+    image[:, rim] = 0.5 * image[:, rim] + 0.5 * bank[:, None]
 
 
 def _draw_towns(image: np.ndarray, layout: Layout, green: np.ndarray, rng: np.random.Generator) -> None:
@@ -293,11 +304,6 @@ def _sensor(image: np.ndarray) -> np.ndarray:
     ten = np.flatnonzero(_BAND_BLOCKS == 1)
     image[ten] = ndimage.gaussian_filter(image[ten], sigma=(0, PSF_SIGMA_PX, PSF_SIGMA_PX), mode="nearest")
     return _native_resolution(image)
-
-
-PSF_SIGMA_PX = 0.45
-"""Gaussian sigma (pixels) of the MSI point spread at 10 m: neighbouring pixels share about a fifth
-of their signal, which blends the two sides of every edge into mixed pixels."""
 
 
 def _native_resolution(image: np.ndarray) -> np.ndarray:
