@@ -181,6 +181,7 @@ def s1_image(
     incidence = incidence_map(near, size)
     mean_db = mean_backscatter_db(layout, green, incidence, rng, damage)
     mean_db += terrain_db(layout.elevation, relief(climate), incidence)[None]
+    _add_point_targets(mean_db, layout.mask != WATER, rng)
     # IW GRD resolves ~20 x 22 m: neighbouring 10 m pixels share signal.
     power = ndimage.gaussian_filter(from_db(mean_db), sigma=(0, 0.7, 0.7), mode="nearest")
     shape = _TABLE[layout.mask, 5]
@@ -190,6 +191,22 @@ def s1_image(
     power = power * texture[None] + from_db(NESZ_DB)
     power = power * grd_speckle(power.shape, looks, rng)
     return to_db(power).astype(np.float32)
+
+
+POINT_TARGETS_PER_PATCH = 8.0
+"""Mean number of isolated strong scatterers (farm buildings, pylons, fences facing the radar) per
+1.2 x 1.2 km patch outside towns and water: the bright dots of rural Sentinel-1 scenes."""
+POINT_TARGET_DB = (16.0, 10.0)
+"""Their extra VV and VH backscatter (dB): dihedral corners return mostly co-polarised power."""
+
+
+def _add_point_targets(mean_db: np.ndarray, land: np.ndarray, rng: np.random.Generator) -> None:
+    """Add isolated strong scatterers at random land pixels, in place."""
+    n = int(rng.poisson(POINT_TARGETS_PER_PATCH))
+    rows, cols = rng.integers(0, land.shape[0], size=(2, n))
+    keep = land[rows, cols]
+    for band, gain in enumerate(POINT_TARGET_DB):
+        mean_db[band, rows[keep], cols[keep]] += gain
 
 
 SPECKLE_GRAIN_PX = 0.7
