@@ -12,9 +12,10 @@ about -18 dB VV) and Dostalova et al. (2018, forests), and with the typical Cris
 (VV about -12 dB, VH about -20 dB); adjusted against the real BigEarthNet examples by
 ``benchmarks/calibration.py``.
 
-An image is made in linear power: class means -> scene, object, incidence-angle and terrain-slope variation ->
-blurred to the ~20 m resolution of IW GRD -> times the texture -> plus a residual noise floor ->
-times Gamma speckle with the equivalent number of looks of GRD IW (about 4.4) -> dB.
+An image is made in linear power: class means -> scene, object, incidence-angle and terrain-slope
+variation, plus a few isolated strong scatterers -> blurred to the ~20 m resolution of IW GRD ->
+times the texture -> plus a residual noise floor -> times Gamma speckle with the equivalent number
+of looks of GRD IW (about 4.4) and the ~2-pixel grain of the resolution cell -> dB.
 """
 
 from __future__ import annotations
