@@ -144,10 +144,10 @@ def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
         real_s1, sim_s1 = np.concatenate(pool["real_s1"], 1), np.concatenate(pool["sim_s1"], 1)
         for b, band in enumerate(S2_BANDS):
             rows.append(_row("real examples", name, band, real_s2[b].mean(), sim_s2[b].mean(), "reflectance x 10,000",
-                             "BigEarthNet examples (bigearthnet-common 2.8.0)", real_s2.shape[1]))  # fmt: skip
+                             "real_examples", real_s2.shape[1]))  # fmt: skip
         for b, band in enumerate(S1_BANDS):
             rows.append(_row("real examples", name, band, np.median(real_s1[b]), np.median(sim_s1[b]), "dB (median)",
-                             "BigEarthNet examples (bigearthnet-common 2.8.0)", real_s1.shape[1]))  # fmt: skip
+                             "real_examples", real_s1.shape[1]))  # fmt: skip
     return rows
 
 
@@ -174,7 +174,7 @@ def compare_held_aside(medians: list[tuple[list[str], str, np.ndarray]]) -> list
             for band, reference in bands.items():
                 simulated = np.median(values[:, S2_BANDS.index(band)]) if len(values) else np.nan
                 comparison = "held-aside label medians" + ("" if season == "all" else " by season")
-                rows.append(_row(comparison, name, band, reference, simulated, HELD_ASIDE["unit"], HELD_ASIDE["source"], len(values), season))
+                rows.append(_row(comparison, name, band, reference, simulated, HELD_ASIDE["unit"], "held_aside_label_medians", len(values), season))
     return rows
 
 
@@ -187,7 +187,7 @@ def simulated_label_table(medians: list[tuple[list[str], str, np.ndarray]]) -> l
             if len(values):
                 for b, band in enumerate(S2_BANDS):
                     rows.append(_row("simulated label medians", name, band, np.nan, np.median(values[:, b]),
-                                     "reflectance x 10,000", "simulated only", len(values), season))  # fmt: skip
+                                     "reflectance x 10,000", "simulated", len(values), season))  # fmt: skip
     return rows
 
 
@@ -200,7 +200,7 @@ def compare_dataset_means(n: int) -> list[dict]:
         if "Snow and Ice" not in patch.labels:  # the BigEarthNet recommended subset drops seasonal snow
             images[plan.modality].append(patch.image.mean(axis=(1, 2)))
     s2, s1 = np.mean(images["s2"], axis=0), np.mean(images["s1"], axis=0)
-    reference = PUBLISHED_MEANS["source"]
+    reference = "bigearthnet_band_means"
     rows = [_row("published dataset means", "all", band, PUBLISHED_MEANS["s2"][band], s2[b], "reflectance x 10,000", reference, len(images["s2"]))
             for b, band in enumerate(S2_BANDS)]  # fmt: skip
     rows += [_row("published dataset means", "all", band, PUBLISHED_MEANS["s1_db"][band], s1[b], "dB (mean)", reference, len(images["s1"]))
@@ -222,7 +222,7 @@ def compare_typical_backscatter(seeds: int) -> list[dict]:
             low, high = ranges[band]
             simulated = float(np.median(np.concatenate(values[b])))
             row = _row("published typical backscatter", name, band, (low + high) / 2, simulated, "dB (median)",
-                       PUBLISHED_S1_RANGES["source"], 0)  # fmt: skip
+                       "s1_typical_ranges_db", 0)  # fmt: skip
             row["published_range"] = f"{low:g} to {high:g}"
             row["within_range"] = low <= simulated <= high
             rows.append(row)
@@ -250,7 +250,7 @@ def _row(
 
 
 def write_tables(rows: list[dict]) -> tuple[Path, Path]:
-    """Write calibration.csv (every row) and calibration.md (one table per comparison)."""
+    """Write calibration.csv (every row; ``reference_source`` names an entry of the references file) and calibration.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     fields = ["comparison", "class", "band", "season", "reference", "simulated", "difference", "relative_difference", "unit",
               "published_range", "within_range", "reference_source", "n"]  # fmt: skip
@@ -271,7 +271,9 @@ def write_tables(rows: list[dict]) -> tuple[Path, Path]:
         chosen = [r for r in rows if r["comparison"] == comparison]
         lines += [f"## {comparison}", ""]
         lines += _wide_table(chosen) if comparison == "simulated label medians" else _long_table(chosen)
-        lines += ["", f"Source: {chosen[0]['reference_source']}", ""]
+        key = chosen[0]["reference_source"]
+        source = f"`{key}` in the references file: {REFERENCES[key]['source']}" if key in REFERENCES else "the simulator only"
+        lines += ["", f"Source: {source}", ""]
     md_path = RESULTS / "calibration.md"
     md_path.write_text("\n".join(lines))
     return csv_path, md_path
