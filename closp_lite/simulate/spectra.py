@@ -78,7 +78,7 @@ DORMANT_SPECTRA: dict[str, tuple[int, ...]] = {
 """Reflectance x 10,000 of each class when dormant (leafless, dry, harvested; stored band order)."""
 
 EVENT_SPECTRA: dict[str, tuple[int, ...]] = {
-    "flood water":  (700,  800, 1100, 1150, 1100,  700,  600,  550,  480,  400,  250,  180),
+    "flood water":  (520,  600,  820,  860,  820,  540,  460,  410,  370,  320,  190,  140),
     "burned":       (330,  360,  420,  480,  650,  850,  950, 1050, 1150, 1150, 1900, 1700),
     "street":       (700,  750,  800,  850,  950, 1050, 1100, 1150, 1200, 1150, 1400, 1300),
 }  # fmt: skip
