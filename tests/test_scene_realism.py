@@ -20,7 +20,7 @@ from closp_lite.simulate import simulate_scene
 from closp_lite.simulate.backscatter import terrain_db
 from closp_lite.simulate.geography import get_region
 from closp_lite.simulate.landcover import BUILT, CROPS, GRASS, STREET_ID, make_layout
-from closp_lite.simulate.scene import clear_sky_chance, render_patch
+from closp_lite.simulate.scene import clear_sky_chance, counterpart_scene, render_patch
 from closp_lite.simulate.spectra import CATCH_CROP_GREENNESS, crop_greenness
 from closp_lite.simulate.texture import (
     TOWN_KINDS,
@@ -116,3 +116,12 @@ def test_optical_land_cover_dates_favour_the_clear_sky_months() -> None:
     summer = {m: np.isin(v, (5, 6, 7, 8)).mean() for m, v in months.items()}
     assert summer["s2"] > summer["s1"] + 0.1  # cloud-free optical scenes are summer-heavy, radar is not
     assert clear_sky_chance(dt.date(2018, 1, 10), region) < clear_sky_chance(dt.date(2017, 7, 10), region)
+
+
+def test_counterpart_scene_shares_place_date_and_labels_with_a_real_patch() -> None:
+    day = dt.date(2017, 6, 13)
+    scene = counterpart_scene(["Crops", "Trees", "Burned Area"], 13.0, 47.2, day, snow_fraction=0.2, seed=1)
+    assert scene.region == "Austria and Switzerland (Alps)" and scene.date == day
+    assert set(scene.labels) == {"Crops", "Trees", "Snow and Ice"}  # crisis labels are not land cover
+    with pytest.raises(ValueError, match="harmonize"):
+        counterpart_scene(["Pastures"], 13.0, 47.2, day)
