@@ -121,10 +121,11 @@ def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tup
         return {key: (m, harmonize(labels).labels) for key, m, labels in zip(table["key"], table["modality"], table["labels"])}
 
 
-def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dict[str, Any]]:
+def corpus_samples(root: str | Path, split: str | None = "test", modality: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield ``image`` (model-ready tensor), ``key``, ``modality`` and harmonized ``labels`` per patch (chapter 6).
 
     ``split="test"`` is the searched corpus (80% of CrisisLandMark); ``None`` yields every patch.
+    ``modality`` (``"s1"``/``"s2"``) keeps one modality (no other patch is read).
     """
     import torch
 
@@ -134,12 +135,14 @@ def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dic
 
     with CrisisLandMark(root) as corpus:
         table = _split_table(corpus, split)
-        for key, modality in zip(table["key"], table["modality"]):
+        if modality is not None:
+            table = table[table["modality"] == modality]
+        for key, kind in zip(table["key"], table["modality"]):
             patch = corpus.read(key)
             yield {
-                "image": torch.from_numpy(to_model_input(patch.image, modality)),
+                "image": torch.from_numpy(to_model_input(patch.image, kind)),
                 "key": key,
-                "modality": modality,
+                "modality": kind,
                 "labels": harmonize(patch.labels).labels,
             }
 

@@ -64,6 +64,7 @@ class TrainConfig:
     text_style: str = "closp"
     learnable_scale: bool = False
     label_aware: bool = False
+    init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -309,7 +310,10 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     splits = splits or corpus_splits(config)
-    model = distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device)
+    model = CLOSP(config.model)
+    if config.init:
+        model.warm_start(config.init)
+    model = distributed.sync_batchnorm(model, ctx, device).to(device)
     loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
     scale_params = [p for p in loss_fn.parameters() if p.requires_grad]
     optimizer, max_lrs = _optimizer(model, scale_params, config)
