@@ -35,7 +35,6 @@ computed on the six real BigEarthNet S1 patches (:func:`closp_lite.data.examples
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -62,13 +61,17 @@ __all__ = [
     "Pairs",
     "TransferConfig",
     "TransferResult",
+    "embed_pairs",
     "evaluate_run",
+    "failure_cases",
     "load_pairs",
     "optical_to_sar",
     "parse_schedule",
     "run_schedule",
     "sar_text_metrics",
+    "schedule_gains",
     "stage_splits",
+    "summarize_runs",
 ]
 
 
@@ -107,6 +110,8 @@ class TransferConfig:
         parse_schedule(self.schedule)
         if not 0 < self.sar_fraction <= 1:
             raise ValueError(f"sar_fraction must be in (0, 1], got {self.sar_fraction}")
+        if self.steps is not None and self.steps < 3:
+            raise ValueError(f"a stage needs at least 3 optimiser steps (one-cycle warm-up), got {self.steps}")
         return replace(self, mode=scale.mode, steps=self.steps or scale.transfer_steps, batch_size=self.batch_size or scale.batch_size,
                        input_size=self.input_size or scale.transfer_input_size)  # fmt: skip
 
@@ -222,9 +227,10 @@ def _stage_train_config(config: TransferConfig, stage: str, index: int, splits: 
     modality = STAGE_MODALITY[stage]
     natural_start = index == 0 and config.stages[0] == "natural"
     per_epoch = steps_per_epoch(splits, int(config.batch_size))  # type: ignore[arg-type]
-    # Same optimiser steps for every data size: small training sets simply see more epochs.
+    # Same optimiser steps for every data size (as close as whole epochs allow; each stage records
+    # its steps): small training sets simply see more epochs.
     return TrainConfig(
-        mode=config.mode, data=config.data, epochs=math.ceil(int(config.steps) / per_epoch), batch_size=config.batch_size,
+        mode=config.mode, data=config.data, epochs=max(1, round(int(config.steps) / per_epoch)), batch_size=config.batch_size,
         lr=config.lr, seed=config.seed, val_fraction=config.val_fraction, modalities=(modality,),
         text_style=config.sar_style if stage == "sar" else config.optical_style, learnable_scale=True, label_aware=True,
         model=ModelConfig(arch=ARCH, input_size=config.input_size, weights={modality: "imagenet"} if natural_start else {}),
@@ -348,3 +354,38 @@ def evaluate_run(run_dir: str | Path, root: str | Path, style: str = SAR_STYLE, 
     corpora = {"s1_test": test or load_pairs(root, "s1", "test", style, input_size),
                "real_examples": load_pairs(load_examples(), "s1", None, style, input_size)}  # fmt: skip
     return {name: sar_text_metrics(*embed_pairs(model, pairs), pairs) for name, pairs in corpora.items()}
+
+
+def failure_cases(image_vectors: np.ndarray, text_vectors: np.ndarray, pairs: Pairs, n: int = 5) -> list[dict[str, Any]]:
+    """The ``n`` captions whose own image ranks lowest: caption, labels, that rank and the top image's labels (chapter 8)."""
+    scores = text_vectors @ image_vectors.T
+    own_scores = np.diag(scores)
+    ranks = (scores > own_scores[:, None]).sum(axis=1) + 1  # 1 = the caption's own image comes first
+    worst = np.argsort(-ranks, kind="stable")[:n]
+    return [{"caption": pairs.texts[i], "labels": pairs.labels[i], "rank_of_own_image": int(ranks[i]),
+             "top_image_labels": pairs.labels[int(np.argmax(scores[i]))]} for i in worst]  # fmt: skip
+
+
+def summarize_runs(runs: Sequence[dict[str, Any]], corpus: str = "s1_test", metric: str = "mR") -> dict[str, dict[str, list[float]]]:
+    """``schedule -> fraction -> [mean, std, n]`` of one metric over the seeds of benchmark runs (chapter 8).
+
+    ``runs`` are the ``runs`` of ``benchmarks/results/transfer.json`` (schedule, seed, fraction, metrics).
+    """
+    values: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        values.setdefault(run["schedule"], {}).setdefault(str(run["fraction"]), []).append(run["metrics"][corpus][metric])
+    return {schedule: {fraction: _mean_std(v) for fraction, v in fractions.items()} for schedule, fractions in values.items()}
+
+
+def schedule_gains(runs: Sequence[dict[str, Any]], better: str, worse: str, corpus: str = "s1_test", metric: str = "mR") -> dict[str, list[float]]:
+    """``fraction -> [mean, std, n]`` of the per-seed difference ``better - worse`` of a metric (chapter 8)."""
+    by_run = {(r["schedule"], r["seed"], str(r["fraction"])): r["metrics"][corpus][metric] for r in runs}
+    differences: dict[str, list[float]] = {}
+    for (schedule, seed, fraction), value in by_run.items():
+        if schedule == better and (worse, seed, fraction) in by_run:
+            differences.setdefault(fraction, []).append(value - by_run[(worse, seed, fraction)])
+    return {fraction: _mean_std(differences[fraction]) for fraction in sorted(differences, key=float)}
+
+
+def _mean_std(values: Sequence[float]) -> list[float]:
+    return [float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"), len(values)]
