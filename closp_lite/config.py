@@ -52,7 +52,7 @@ _SETTINGS: dict[str, ScaleSettings] = {
                           transfer_steps=3, transfer_input_size=32),
     "sample": ScaleSettings(
         "sample", n_s1=1500, n_s2=1500, epochs=6, batch_size=64, num_workers=0, embed_batch_size=128,
-        transfer_steps=24, transfer_input_size=48,
+        transfer_steps=12, transfer_input_size=48,
     ),
     "full": ScaleSettings("full", n_s1=None, n_s2=None, epochs=30, batch_size=64, num_workers=8, embed_batch_size=512,
                           transfer_steps=3000, transfer_input_size=None),

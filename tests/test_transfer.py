@@ -44,7 +44,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def progressive(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[TransferConfig, Path]:
-    config = TransferConfig(schedule="natural,optical,sar", mode="tiny", data=str(corpus), steps=3, batch_size=4, input_size=32, seed=1)
+    config = TransferConfig(schedule="natural,optical,sar", mode="tiny", data=str(corpus), steps=3, batch_size=8, input_size=32, seed=1)
     out = tmp_path_factory.mktemp("runs") / "progressive"
     run_schedule(config, out, progress=False)
     return config, out
@@ -111,7 +111,7 @@ def test_progressive_run_folders_and_metrics(progressive) -> None:
     _, out = progressive
     state = json.loads((out / STATE_FILE).read_text())
     assert [s["stage"] for s in state["stages"]] == ["optical", "sar"]
-    assert all(s["steps"] == 3 for s in state["stages"])
+    assert all(s["steps"] == 3 and s["train_size"] == 8 for s in state["stages"])  # 8 patches, batch 8: 3 epochs of one step
     for folder in ("1-optical", "2-sar"):
         assert len(read_log(out / folder)) >= 1 and (out / folder / "model.pt").is_file()
     assert json.loads((out / "1-optical" / "train_config.json").read_text())["model"]["weights"] == {"s2": "imagenet"}
@@ -141,6 +141,6 @@ def test_cli_transfer(progressive, capsys) -> None:
     assert main(["transfer", "--schedule", "optical,radar", "--out", str(out / "x"), "--json"]) == 1
     assert "unknown transfer schedule" in capsys.readouterr().err
     assert main(["transfer", "--schedule", config.schedule, "--data", str(config.data), "--out", str(out), "--mode", "tiny",
-                 "--steps", "3", "--batch-size", "4", "--input-size", "32", "--seed", "1", "--resume", "--json"]) == 0  # fmt: skip
+                 "--steps", "3", "--batch-size", "8", "--input-size", "32", "--seed", "1", "--resume", "--json"]) == 0  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert set(report["metrics"]) == {"s1_test", "real_examples"}
