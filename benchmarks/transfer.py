@@ -132,6 +132,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return payload
 
 
+def _cell(values: list[float] | None, digits: int = 2, sign: str = "") -> str:
+    if values is None:
+        return "-"
+    mean, std, n = values
+    spread = f" +- {std:.{digits}f}" if n > 1 else ""
+    return f"{mean:{sign}.{digits}f}{spread} (n={n})"
+
+
 def markdown(record: dict[str, Any]) -> str:
     """The human-readable report of a result record."""
     from closp_lite.transfer import schedule_gains, summarize_runs
@@ -139,27 +147,31 @@ def markdown(record: dict[str, Any]) -> str:
     result = record["results"]
     runs = result["runs"]
     settings = result["settings"]
+    fractions = sorted({str(r["fraction"]) for r in runs}, key=float)
+    seeds = sorted({r["seed"] for r in runs})
+    seconds = [result.get("seconds_total", 0)] + [part.get("seconds_total") or 0 for part in result.get("parts", [])]
     lines = [f"# Progressive transfer on SAR retrieval (`{record['command']}`, {record['date']})", "",
              f"Simulated sample corpus, {settings['s1_train_patches']} S1 / {settings['s2_train_patches']} S2 training patches, "
              f"{settings['s1_test_patches']} S1 test patches, {settings['input_size']} px, batch {settings['batch_size']}, "
-             f"{settings['steps_per_stage']} optimiser steps per stage, lr {settings['lr']}, seeds {settings['seeds']}; "
-             f"{record['machine']['cpu']} ({record['machine']['cpu_count']} cores, shared), {result.get('seconds_total', 0):.0f} s in all.", "",
+             f"{settings['steps_per_stage']} optimiser steps per stage, lr {settings['lr']}, seeds {seeds}; "
+             f"{record['machine']['cpu']} ({record['machine']['cpu_count']} cores, shared by other jobs), "
+             f"{len(seconds)} process(es) of {', '.join(f'{x:.0f}' for x in seconds)} s.", "",
              "## mR on the S1 test corpus (mean +- std over seeds; percent)", "",
-             "| schedule | " + " | ".join(f"{float(f):.0%} of S1 train" for f in sorted({str(r['fraction']) for r in runs}, key=float)) + " |",
-             "|---|" + "---|" * len({r["fraction"] for r in runs})]  # fmt: skip
-    table = summarize_runs(runs)
-    for schedule, fractions in table.items():
-        lines.append(f"| {schedule} | " + " | ".join(f"{m:.2f} +- {s:.2f} (n={n})" for _, (m, s, n) in sorted(fractions.items(), key=lambda i: float(i[0]))) + " |")
+             "| schedule | " + " | ".join(f"{float(f):.0%} of S1 train" for f in fractions) + " |", "|---|" + "---|" * len(fractions)]  # fmt: skip
+    for schedule, by_fraction in summarize_runs(runs).items():
+        lines.append(f"| {schedule} | " + " | ".join(_cell(by_fraction.get(f)) for f in fractions) + " |")
     chance = result["chance"]["s1_test"]["mR"]
-    lines += ["", f"Chance (random vectors): mR {chance:.2f}.", "", "## Gains in mR (per-seed differences, mean +- std)", ""]
+    lines += ["", f"Chance (one draw of random vectors): mR {chance:.2f}.", "",
+              "## Gains in mR (per-seed differences, mean +- std)", "", "| difference | " + " | ".join(f"{float(f):.0%}" for f in fractions) + " |",
+              "|---|" + "---|" * len(fractions)]  # fmt: skip
     for better, worse in (("progressive", "direct"), ("direct", "scratch"), ("optical", "scratch"), ("progressive", "scratch")):
-        cells = ", ".join(f"{float(f):.0%}: {m:+.2f} +- {s:.2f}" for f, (m, s, _) in schedule_gains(runs, better, worse).items())
-        lines.append(f"- {better} - {worse}: {cells}")
+        gain = schedule_gains(runs, better, worse)
+        lines.append(f"| {better} - {worse} | " + " | ".join(_cell(gain.get(f), sign="+") for f in fractions) + " |")
     lines += ["", f"SAR-TEXT reports progressive - direct = +{PAPER['OSdataset-512']} mR (OSdataset-512) and +{PAPER['HRSID']} (HRSID).",
               "", "What differs: " + result["differences"], "",
               "## The 6 real S1 patches (mR, mean +- std over seeds)", ""]  # fmt: skip
-    for schedule, fractions in summarize_runs(runs, "real_examples").items():
-        lines.append(f"- {schedule}: " + ", ".join(f"{float(f):.0%}: {m:.1f} +- {s:.1f}" for f, (m, s, _) in sorted(fractions.items(), key=lambda i: float(i[0]))))
+    for schedule, by_fraction in summarize_runs(runs, "real_examples").items():
+        lines.append(f"- {schedule}: " + ", ".join(f"{float(f):.0%}: {_cell(by_fraction.get(f), 1)}" for f in fractions))
     lines += ["", "Six images make these numbers very coarse (one rank moves R@1 by 16.7 points)."]
     return "\n".join(lines) + "\n"
 
