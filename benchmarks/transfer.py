@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     root = sample_corpus("sample", progress=False)
     data = _load_data(root, args.input_size)
-    settings = {"mode": "sample (simulated corpus)", "steps_per_stage": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+    settings = {"mode": "sample (simulated corpus)", "corpus": root.name, "steps_per_stage": args.steps, "batch_size": args.batch_size, "lr": args.lr,
                 "input_size": args.input_size, "seeds": args.seeds, "fractions": args.fractions, "threads": args.threads,
                 "s1_train_patches": len(data["sar"]), "s2_train_patches": len(data["optical"]),
                 "s1_test_patches": len(data["s1_test"]), "caption_style": "sar-rewrite"}  # fmt: skip
@@ -151,7 +151,7 @@ def markdown(record: dict[str, Any]) -> str:
     seeds = sorted({r["seed"] for r in runs})
     seconds = [result.get("seconds_total", 0)] + [part.get("seconds_total") or 0 for part in result.get("parts", [])]
     lines = [f"# Progressive transfer on SAR retrieval (`{record['command']}`, {record['date']})", "",
-             f"Simulated sample corpus, {settings['s1_train_patches']} S1 / {settings['s2_train_patches']} S2 training patches, "
+             f"Simulated sample corpus `{settings.get('corpus', '?')}`, {settings['s1_train_patches']} S1 / {settings['s2_train_patches']} S2 training patches, "
              f"{settings['s1_test_patches']} S1 test patches, {settings['input_size']} px, batch {settings['batch_size']}, "
              f"{settings['steps_per_stage']} optimiser steps per stage, lr {settings['lr']}, seeds {seeds}; "
              f"{record['machine']['cpu']} ({record['machine']['cpu_count']} cores, shared by other jobs), "
