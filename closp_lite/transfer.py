@@ -168,7 +168,7 @@ def load_pairs(root: str | Path, modality: str, split: str | None, style: str, i
     from closp_lite.models.image import resize
 
     images, labels, keys = [], [], []
-    for sample in corpus_samples(root, split, modality):
+    for sample in corpus_samples(root, split, modality=modality):
         images.append(resize(sample["image"][None], input_size)[0])
         labels.append(sample["labels"])
         keys.append(sample["key"])
