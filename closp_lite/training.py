@@ -66,6 +66,7 @@ class TrainConfig:
     text_style: str = "closp"
     learnable_scale: bool = False
     label_aware: bool = False
+    init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -319,7 +320,10 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
     seed_everything(config.seed)
     assert config.batch_size is not None and config.epochs is not None  # resolved
     splits = splits or corpus_splits(config)
-    model = cast(CLOSP, distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device))
+    model = CLOSP(config.model)
+    if config.init:
+        model.warm_start(config.init)
+    model = cast(CLOSP, distributed.sync_batchnorm(model, ctx, device).to(device))
     loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
