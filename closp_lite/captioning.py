@@ -19,7 +19,7 @@ import torch
 from closp_lite.captions.metrics import caption_scores, optical_word_audit
 from closp_lite.config import DEFAULT_SEED, get_mode, head_settings, seed_everything
 from closp_lite.finetune import (
-    RunFolder, Stage, init_tower, load_images, read_run, schedule_modalities, task_captions, task_keys, train_stages, transplant,
+    RunFolder, Stage, init_tower, load_images, read_run, schedule_modalities, task_captions, task_keys, train_stages,
 )  # fmt: skip
 from closp_lite.models.captioner import Captioner, CaptionerConfig, Vocabulary, encode_captions, tokenize
 
@@ -60,18 +60,12 @@ def train_captioner(
         targets = encode_captions(vocab, [captions[k] for k in keys[modality]], config.max_len)
         stages.append(Stage(f"{modality} captions", len(images), _loss(model, images, modality, targets), settings["epochs"]))
     if schedule == "progressive":
-        stages[1].on_start = lambda: _carry_over(model)
+        stages[1].on_start = model.encoder.carry_over
     return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
 
 
 def _loss(model: Captioner, images: torch.Tensor, modality: str, targets: torch.Tensor) -> Any:
     return lambda idx: model.loss(images[idx], modality, targets[idx])
-
-
-def _carry_over(model: Captioner | Any) -> None:
-    """Progressive transfer: the optical (S2) tower and token projection start the SAR (S1) ones."""
-    transplant(model.encoder.towers["s2"], model.encoder.towers["s1"])
-    transplant(model.encoder.proj["s2"], model.encoder.proj["s1"])
 
 
 def load_captioner(run: str | Path) -> tuple[Captioner, dict[str, Any]]:

@@ -66,3 +66,10 @@ class TokenEncoder(nn.Module):
         if tokens.shape[1] > MAX_TOKENS:
             raise ValueError(f"{tokens.shape[1]} image tokens exceed {MAX_TOKENS}: use smaller images")
         return tokens + self.position[: tokens.shape[1]]
+
+    def carry_over(self, source: str = "s2", target: str = "s1") -> None:
+        """Progressive transfer: start the ``target`` tower and projection from the ``source`` ones (chapter 9)."""
+        from closp_lite.finetune import transplant
+
+        transplant(self.towers[source], self.towers[target])
+        transplant(self.proj[source], self.proj[target])
