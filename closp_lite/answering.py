@@ -17,7 +17,16 @@ import pandas as pd
 import torch
 
 from closp_lite.config import DEFAULT_SEED, get_mode, head_settings, seed_everything
-from closp_lite.finetune import RunFolder, Stage, init_tower, load_images, read_run, schedule_modalities, task_keys, train_stages
+from closp_lite.finetune import (
+    RunFolder,
+    Stage,
+    init_tower,
+    load_images,
+    read_run,
+    schedule_modalities,
+    task_keys,
+    train_stages,
+)
 from closp_lite.models.vqa import VQAConfig, VQAModel
 from closp_lite.vqa_data import answer_prior, read_vqa
 
@@ -43,7 +52,7 @@ def _inputs(data: str | Path, rows: pd.DataFrame, image_size: int, progress: boo
     keys = list(dict.fromkeys(rows["key"]))
     position = {k: i for i, k in enumerate(keys)}
     images = load_images(data, keys, image_size, progress)
-    return images, torch.tensor([position[k] for k in rows["key"]]), embed_questions(rows["question"])
+    return images, torch.tensor([position[k] for k in rows["key"]]), embed_questions(list(rows["question"]))
 
 
 def train_vqa(
@@ -63,18 +72,19 @@ def train_vqa(
     seed_everything(seed)
     answers = sorted(read_vqa(data)["answer"].unique())
     config = VQAConfig(answers, sorted(set(modalities)), use_image=not question_only)
+    n_epochs = epochs or scale.epochs
     settings = {"task": "vqa", "schedule": schedule, "init": str(init) if init else None, "data": str(data), "mode": get_mode(mode),
-                "seed": seed, "epochs": epochs or scale.epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
+                "seed": seed, "epochs": n_epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
     run = RunFolder(out, settings, resume=resume, overwrite=overwrite)
     model = VQAModel(config)
     if init is not None and model.encoder is not None:
-        init_tower(model.encoder.towers["s1"], init)
+        init_tower(model.encoder.tower("s1"), init)
     stages = []
     for modality in modalities:
         rows = _questions(data, modality, "train", mode, seed)
         images, which, questions = _inputs(data, rows, scale.image_size, progress)
         targets = torch.tensor([answers.index(a) for a in rows["answer"]])
-        stages.append(Stage(f"{modality} questions", len(rows), _loss(model, modality, images, which, questions, targets), settings["epochs"]))
+        stages.append(Stage(f"{modality} questions", len(rows), _loss(model, modality, images, which, questions, targets), n_epochs))
     if schedule == "progressive" and model.encoder is not None:
         stages[1].on_start = model.encoder.carry_over
     return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
@@ -135,7 +145,7 @@ def evaluate_vqa(run: str | Path, data: str | Path | None = None, split: str = "
     rows["correct"] = rows["predicted"] == rows["answer"]
     table = read_vqa(data)
     prior = answer_prior(table[table["modality"] == "s1"], test=split)
-    per_type = {kind: {"n": len(group), "accuracy": float(group["correct"].mean()), "type_prior": float(prior.at[kind, "type_prior"])}
+    per_type = {kind: {"n": len(group), "accuracy": float(group["correct"].mean()), "type_prior": float(prior["type_prior"][kind])}
                 for kind, group in rows.groupby("type")}  # fmt: skip
     return {"run": str(run), "schedule": settings["schedule"], "question_only": not settings["model"]["use_image"], "n": len(rows),
             "accuracy": float(np.mean(rows["correct"])), "per_type": per_type,

@@ -19,9 +19,23 @@ import torch
 from closp_lite.captions.metrics import caption_scores, optical_word_audit
 from closp_lite.config import DEFAULT_SEED, get_mode, head_settings, seed_everything
 from closp_lite.finetune import (
-    RunFolder, Stage, init_tower, load_images, read_run, schedule_modalities, task_captions, task_keys, train_stages,
+    RunFolder,
+    Stage,
+    init_tower,
+    load_images,
+    read_run,
+    schedule_modalities,
+    task_captions,
+    task_keys,
+    train_stages,
 )  # fmt: skip
-from closp_lite.models.captioner import Captioner, CaptionerConfig, Vocabulary, encode_captions, tokenize
+from closp_lite.models.captioner import (
+    Captioner,
+    CaptionerConfig,
+    Vocabulary,
+    encode_captions,
+    tokenize,
+)
 
 MAX_LEN_CAP = 128
 
@@ -48,17 +62,18 @@ def train_captioner(
     lengths = [len(tokenize(captions[k])) + 2 for m in modalities for k in keys[m]]
     vocab = Vocabulary.build(captions[k] for m in modalities for k in keys[m])
     config = CaptionerConfig(vocab.words, sorted(set(modalities)), max_len=min(max(lengths), MAX_LEN_CAP))
+    n_epochs = epochs or scale.epochs
     settings = {"task": "captioner", "schedule": schedule, "init": str(init) if init else None, "data": str(data), "mode": get_mode(mode),
-                "seed": seed, "epochs": epochs or scale.epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
+                "seed": seed, "epochs": n_epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
     run = RunFolder(out, settings, resume=resume, overwrite=overwrite)
     model = Captioner(config)
     if init is not None:
-        init_tower(model.encoder.towers["s1"], init)
+        init_tower(model.encoder.tower("s1"), init)
     stages = []
     for modality in modalities:
         images = load_images(data, keys[modality], scale.image_size, progress)
         targets = encode_captions(vocab, [captions[k] for k in keys[modality]], config.max_len)
-        stages.append(Stage(f"{modality} captions", len(images), _loss(model, images, modality, targets), settings["epochs"]))
+        stages.append(Stage(f"{modality} captions", len(images), _loss(model, images, modality, targets), n_epochs))
     if schedule == "progressive":
         stages[1].on_start = model.encoder.carry_over
     return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)

@@ -168,11 +168,14 @@ def read_vqa(root: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _majority(answers: pd.Series) -> str:
+    return str(answers.value_counts().index[0])
+
+
 def answer_prior(table: pd.DataFrame, train: str = "train", test: str = "test") -> pd.DataFrame:
     """Per question type: accuracy on ``test`` of always giving the type's most frequent ``train`` answer, and of the best per-question prior (chapter 9)."""
     fit, held = table[table["split"] == train], table[table["split"] == test]
-    by_type = fit.groupby("type")["answer"].agg(lambda a: a.value_counts().idxmax())
-    by_question = fit.groupby("question")["answer"].agg(lambda a: a.value_counts().idxmax())
+    by_type, by_question = (fit.groupby(column)["answer"].agg(_majority) for column in ("type", "question"))
     rows = []
     for kind, group in held.groupby("type"):
         rows.append({"type": kind, "n": len(group), "answers": group["answer"].nunique(),

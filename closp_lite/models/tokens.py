@@ -33,7 +33,7 @@ def image_tokens(tower: ImageTower, images: torch.Tensor) -> torch.Tensor:
     """Return the tower's tokens of a batch (N, C, H, W): (N, cells, features) or (N, 1, 384) (chapter 9)."""
     if not has_grid(tower):
         return tower(images).unsqueeze(1)
-    grid = tower.backbone[:-2](tower.normalize(images))
+    grid = tower.backbone[:-2](tower.normalize(images))  # type: ignore[index]
     return grid.flatten(2).transpose(1, 2)
 
 
@@ -45,9 +45,17 @@ class TokenEncoder(nn.Module):
         if not modalities:
             raise ValueError("a token encoder needs at least one modality (s1 and/or s2)")
         self.towers = nn.ModuleDict({m: ImageTower(tower_for(m, arch, width)) for m in modalities})
-        sizes = {m: self._token_size(tower) for m, tower in self.towers.items()}
+        sizes = {m: self._token_size(self.tower(m)) for m in self.towers}
         self.proj = nn.ModuleDict({m: nn.Linear(size, d_model) for m, size in sizes.items()})
         self.position = nn.Parameter(torch.randn(MAX_TOKENS, d_model) * 0.02)
+
+    def tower(self, modality: str) -> ImageTower:
+        """The image tower of ``modality``."""
+        if modality not in self.towers:
+            raise ValueError(f"this model has no {modality!r} tower (it has {', '.join(self.towers)})")
+        tower = self.towers[modality]
+        assert isinstance(tower, ImageTower)
+        return tower
 
     @staticmethod
     def _token_size(tower: ImageTower) -> int:
@@ -60,9 +68,7 @@ class TokenEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor, modality: str) -> torch.Tensor:
         """Tokens (N, T, d_model) of a batch of one modality."""
-        if modality not in self.towers:
-            raise ValueError(f"this model has no {modality!r} tower (it has {', '.join(self.towers)})")
-        tokens = self.proj[modality](image_tokens(self.towers[modality], images))
+        tokens = self.proj[modality](image_tokens(self.tower(modality), images))
         if tokens.shape[1] > MAX_TOKENS:
             raise ValueError(f"{tokens.shape[1]} image tokens exceed {MAX_TOKENS}: use smaller images")
         return tokens + self.position[: tokens.shape[1]]
