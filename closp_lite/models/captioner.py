@@ -147,7 +147,8 @@ class Captioner(nn.Module):
     def beam(self, images: torch.Tensor, modality: str, beam: int = 3, alpha: float = 0.7) -> list[str]:
         """Captions by beam search: the ``beam`` best partial captions survive each step (chapter 9).
 
-        Finished captions are ranked by log-probability / length ** ``alpha`` so that short
+        A candidate ending in ``<eos>`` among the ``beam`` best of a step is kept as finished; the
+        search runs to ``max_len`` steps. Finished captions are ranked by log-probability / length ** ``alpha`` so that short
         captions are not favoured just for having fewer factors below one.
         """
         memory = self.encoder(images, modality)
@@ -166,10 +167,11 @@ class Captioner(nn.Module):
                 for w, lp in zip(words, lps, strict=True)
             ]
             candidates.sort(key=lambda c: c[1], reverse=True)
-            alive = []
-            for seq, score in candidates[:beam]:
-                (finished if seq[-1] == 2 else alive).append((seq, score))
-            if not alive or len(finished) >= beam:
+            # Finished captions leave the beam; the beam stays full with the best unfinished ones,
+            # so early junk endings ("... <eos>" at step 2) cannot crowd out the real caption.
+            finished += [c for c in candidates[:beam] if c[0][-1] == 2]
+            alive = [c for c in candidates if c[0][-1] != 2][:beam]
+            if not alive:
                 break
         best = max(finished or alive, key=lambda c: c[1] / (len(c[0]) - 1) ** alpha)
         return self.vocab.decode(best[0][1:])

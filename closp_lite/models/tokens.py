@@ -68,7 +68,8 @@ class TokenEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor, modality: str) -> torch.Tensor:
         """Tokens (N, T, d_model) of a batch of one modality."""
-        tokens = self.proj[modality](image_tokens(self.tower(modality), images))
+        tower = self.tower(modality)
+        tokens = self.proj[modality](image_tokens(tower, images))
         if tokens.shape[1] > MAX_TOKENS:
             raise ValueError(f"{tokens.shape[1]} image tokens exceed {MAX_TOKENS}: use smaller images")
         return tokens + self.position[: tokens.shape[1]]
