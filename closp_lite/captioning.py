@@ -127,12 +127,13 @@ def caption_patches(
 
 
 def evaluate_captioner(
-    run: str | Path, data: str | Path | None = None, method: str = "greedy", beam: int = 3, meteor: bool = True,
+    run: str | Path, data: str | Path | None = None, method: str = "greedy", beam: int = 3, meteor: bool | Any = True,
     limit: int | None = None, progress: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Scores of the run's captions of the S1 test patches, the optical-word audit and a few examples (chapter 9).
 
-    ``limit`` keeps the first ``limit`` test patches (beam search is slow on a CPU).
+    ``limit`` keeps the first ``limit`` test patches (beam search is slow on a CPU); ``meteor`` as in
+    :func:`closp_lite.captions.metrics.caption_scores`.
     """
     model, settings = load_captioner(run)
     data = data or settings["data"]

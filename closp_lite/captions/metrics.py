@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from closp_lite.captions.audit import words
 from closp_lite.captions.sar_rewrite import forbidden_words
@@ -32,10 +33,12 @@ def _prepared(texts: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     return {key: [" ".join(words(text)) for text in values] for key, values in texts.items()}
 
 
-def caption_scores(references: Mapping[str, Sequence[str]], candidates: Mapping[str, str], meteor: bool = True) -> dict[str, float]:
+def caption_scores(references: Mapping[str, Sequence[str]], candidates: Mapping[str, str], meteor: bool | Any = True) -> dict[str, float]:
     """BLEU-1..4, METEOR (if ``meteor`` and Java is available), ROUGE-L and CIDEr-D of ``candidates`` (chapter 9).
 
     ``references`` maps each key to its reference captions, ``candidates`` each key to one generated caption.
+    ``meteor`` may also be a running ``pycocoevalcap`` ``Meteor`` scorer to reuse: starting one
+    (a Java process loading its paraphrase table) takes 10-40 s.
 
     Raises:
         ValueError: if the two do not have the same keys or a key has no reference.
@@ -51,7 +54,9 @@ def caption_scores(references: Mapping[str, Sequence[str]], candidates: Mapping[
     gts, res = _prepared(references), _prepared({k: [v] for k, v in candidates.items()})
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     scores = {f"BLEU-{n}": float(b) for n, b in enumerate(bleu, start=1)}
-    if meteor and shutil.which("java"):
+    if meteor is not True and meteor is not False:
+        scores["METEOR"] = float(meteor.compute_score(gts, res)[0])
+    elif meteor and shutil.which("java"):
         from pycocoevalcap.meteor.meteor import Meteor
 
         scorer = Meteor()
