@@ -80,10 +80,11 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
-    """Train and score every schedule for every seed; write the result files."""
+    """Train and score every schedule for every seed; rewrite the result files after every run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="sample", choices=("tiny", "sample", "full"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the mode's)")
     parser.add_argument("--closp-run", type=Path, default=None, help="CLOSP run folder for direct (default: a temporary one)")
     parser.add_argument("--beam-limit", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
@@ -93,30 +94,32 @@ def main() -> None:
 
     meteor = Meteor()
     data = sample_corpus(args.mode, progress=False)
+    scale = head_settings(args.mode)
+    result = {"mode": args.mode, "simulated": True, "seeds": args.seeds, "corpus": data.name, "patches_per_modality": scale.patches,
+              "image_size": scale.image_size, "epochs_per_stage": args.epochs or scale.epochs,
+              "direct_init": "S1 tower of a 3-epoch CLOSP retrieval run",
+              "spice": "not run: SPICE downloads Stanford CoreNLP on first use and this machine is offline",
+              "constant_caption": constant_baseline(data, args.mode, args.seeds, meteor), "runs": [], "beam_vs_greedy": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         init = closp_run(args.closp_run or Path(tmp) / "closp", data, args.mode)
-        rows, beams = [], []
         for seed in args.seeds:
             for schedule in SCHEDULES:
                 run = Path(tmp) / f"{schedule}-{seed}"
                 start = time.perf_counter()
-                log = train_captioner(data, run, schedule, init=init if schedule == "direct" else None, mode=args.mode, seed=seed, progress=False)
+                log = train_captioner(data, run, schedule, init=init if schedule == "direct" else None, mode=args.mode, seed=seed,
+                                      epochs=args.epochs, progress=False)  # fmt: skip
                 seconds = time.perf_counter() - start
-                result = evaluate_captioner(run, data, meteor=meteor)
-                rows.append({"schedule": schedule, "seed": seed, "train_seconds": round(seconds, 1), "final_loss": log[-1]["loss"],
-                             "n": result["n"], "scores": result["scores"], "audit": result["audit"], "examples": result["examples"][:2]})  # fmt: skip
-                print(schedule, seed, {k: round(v, 3) for k, v in result["scores"].items()}, f"{seconds:.0f} s", flush=True)
+                scored = evaluate_captioner(run, data, meteor=meteor)
+                result["runs"].append({"schedule": schedule, "seed": seed, "train_seconds": round(seconds, 1), "final_loss": log[-1]["loss"],
+                                       "n": scored["n"], "scores": scored["scores"], "audit": scored["audit"], "examples": scored["examples"][:2]})  # fmt: skip
+                print(schedule, seed, {k: round(v, 3) for k, v in scored["scores"].items()}, f"{seconds:.0f} s", flush=True)
                 if seed == args.seeds[0]:
                     for decoding in ("greedy", "beam"):
-                        scored = evaluate_captioner(run, data, decoding, meteor=False, limit=args.beam_limit)
-                        beams.append({"schedule": schedule, "decoding": decoding, "n": scored["n"], "scores": scored["scores"]})
-    scale = head_settings(args.mode)
-    result = {"mode": args.mode, "simulated": True, "seeds": args.seeds, "corpus": data.name, "patches_per_modality": scale.patches,
-              "image_size": scale.image_size, "epochs_per_stage": scale.epochs, "direct_init": "S1 tower of a 3-epoch CLOSP retrieval run",
-              "spice": "not run: SPICE downloads Stanford CoreNLP on first use and this machine is offline",
-              "runs": rows, "summary": summary(rows), "constant_caption": constant_baseline(data, args.mode, args.seeds, meteor), "beam_vs_greedy": beams}  # fmt: skip
-    write_result("captioning", result)
-    (RESULTS / "captioning.md").write_text(markdown(result))
+                        limited = evaluate_captioner(run, data, decoding, meteor=False, limit=args.beam_limit)
+                        result["beam_vs_greedy"].append({"schedule": schedule, "decoding": decoding, "n": limited["n"], "scores": limited["scores"]})
+                result["summary"] = summary(result["runs"])
+                write_result("captioning", result)
+                (RESULTS / "captioning.md").write_text(markdown(result))
 
 
 if __name__ == "__main__":

@@ -49,28 +49,33 @@ def summary(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
 
 def markdown(result: dict) -> str:
     """The result as a Markdown table (accuracy on S1 test questions, mean +- std over seeds)."""
-    columns = [t for t in TYPES if t in result["summary"]["sar"]]
+    columns = [t for t in TYPES if any(t in values for values in result["summary"].values())]
     lines = [f"# SAR VQA ({result['mode']} mode, simulated corpus, {len(result['seeds'])} seeds): accuracy on S1 test questions", "",
              "| model | overall | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]  # fmt: skip
     for variant, values in result["summary"].items():
         overall = f"{values['overall'][0]:.3f} ± {values['overall'][1]:.3f}" if "overall" in values else "-"
-        lines.append(f"| {variant} | {overall} | " + " | ".join(f"{values[c][0]:.3f} ± {values[c][1]:.3f}" for c in columns) + " |")
+        lines.append(f"| {variant} | {overall} | " + " | ".join(f"{values[c][0]:.3f} ± {values[c][1]:.3f}" if c in values else "-" for c in columns) + " |")
     counts = ", ".join(f"{k} {v}" for k, v in result["questions_per_type"].items())
     return "\n".join([*lines, "", f"Questions in vqa.parquet (all splits, both modalities): {counts}."]) + "\n"
 
 
 def main() -> None:
-    """Build the questions, train every variant for every seed, write the result files."""
+    """Build the questions, train every variant for every seed; rewrite the result files after every run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="sample", choices=("tiny", "sample", "full"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the mode's)")
     parser.add_argument("--closp-run", type=Path, default=None, help="CLOSP run folder for direct (default: a temporary one)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = sample_corpus(args.mode, progress=False)
     build_vqa(data, progress=False)
-    rows = []
+    scale = head_settings(args.mode)
+    result = {"mode": args.mode, "simulated": True, "seeds": args.seeds, "corpus": data.name, "patches_per_modality": scale.patches,
+              "image_size": scale.image_size, "epochs_per_stage": args.epochs or scale.epochs,
+              "direct_init": "S1 tower of a 3-epoch CLOSP retrieval run",
+              "questions_per_type": read_vqa(data)["type"].value_counts().to_dict(), "runs": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         init = closp_run(args.closp_run or Path(tmp) / "closp", data, args.mode)
         for seed in args.seeds:
@@ -78,19 +83,15 @@ def main() -> None:
                 run, schedule = Path(tmp) / f"{variant}-{seed}", variant if variant in SCHEDULES else "sar"
                 start = time.perf_counter()
                 train_vqa(data, run, schedule, init=init if variant == "direct" else None, question_only=variant == "question-only",
-                          mode=args.mode, seed=seed, progress=False)  # fmt: skip
+                          mode=args.mode, seed=seed, epochs=args.epochs, progress=False)  # fmt: skip
                 seconds = time.perf_counter() - start
-                result = evaluate_vqa(run, data)
-                rows.append({"variant": variant, "seed": seed, "train_seconds": round(seconds, 1), "n": result["n"],
-                             "accuracy": result["accuracy"], "per_type": result["per_type"], "mistakes": result["mistakes"][:3]})  # fmt: skip
-                print(variant, seed, round(result["accuracy"], 3), f"{seconds:.0f} s", flush=True)
-    scale = head_settings(args.mode)
-    table = read_vqa(data)
-    result = {"mode": args.mode, "simulated": True, "seeds": args.seeds, "corpus": data.name, "patches_per_modality": scale.patches,
-              "image_size": scale.image_size, "epochs_per_stage": scale.epochs, "direct_init": "S1 tower of a 3-epoch CLOSP retrieval run",
-              "questions_per_type": table["type"].value_counts().to_dict(), "runs": rows, "summary": summary(rows)}  # fmt: skip
-    write_result("vqa", result)
-    (RESULTS / "vqa.md").write_text(markdown(result))
+                scored = evaluate_vqa(run, data)
+                result["runs"].append({"variant": variant, "seed": seed, "train_seconds": round(seconds, 1), "n": scored["n"],
+                                       "accuracy": scored["accuracy"], "per_type": scored["per_type"], "mistakes": scored["mistakes"][:3]})  # fmt: skip
+                print(variant, seed, round(scored["accuracy"], 3), f"{seconds:.0f} s", flush=True)
+                result["summary"] = summary(result["runs"])
+                write_result("vqa", result)
+                (RESULTS / "vqa.md").write_text(markdown(result))
 
 
 if __name__ == "__main__":

@@ -152,9 +152,10 @@ class Captioner(nn.Module):
         captions are not favoured just for having fewer factors below one.
         """
         memory = self.encoder(images, modality)
-        return [self._beam_one(m[None], beam, alpha) for m in memory]
+        return [self.beam_one(m[None], beam, alpha) for m in memory]
 
-    def _beam_one(self, memory: torch.Tensor, beam: int, alpha: float) -> str:
+    def beam_one(self, memory: torch.Tensor, beam: int = 3, alpha: float = 0.7) -> str:
+        """Beam search over the image tokens ``memory`` (1, T, d) of one image (chapter 9)."""
         alive: list[tuple[list[int], float]] = [([1], 0.0)]
         finished: list[tuple[list[int], float]] = []
         for _ in range(self.config.max_len - 1):
