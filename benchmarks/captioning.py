@@ -67,7 +67,7 @@ def summary(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
 def markdown(result: dict) -> str:
     """The result as a Markdown table (mean +- std over seeds)."""
     metrics = [m for m in METRICS if m in result["constant_caption"]]
-    lines = [f"# SAR captioning ({result['mode']} mode, simulated corpus, {len(result['seeds'])} seeds, greedy decoding)", "",
+    lines = [f"# SAR captioning ({result['mode']} mode, simulated corpus, seeds {sorted({r['seed'] for r in result['runs']})}, greedy decoding)", "",
              "| schedule | " + " | ".join(metrics) + " | optical words |", "|---" * (len(metrics) + 2) + "|"]  # fmt: skip
     for schedule, values in result["summary"].items():
         cells = [f"{values[m][0]:.3f} ± {values[m][1]:.3f}" for m in metrics]

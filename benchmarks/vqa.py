@@ -50,7 +50,7 @@ def summary(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
 def markdown(result: dict) -> str:
     """The result as a Markdown table (accuracy on S1 test questions, mean +- std over seeds)."""
     columns = [t for t in TYPES if any(t in values for values in result["summary"].values())]
-    lines = [f"# SAR VQA ({result['mode']} mode, simulated corpus, {len(result['seeds'])} seeds): accuracy on S1 test questions", "",
+    lines = [f"# SAR VQA ({result['mode']} mode, simulated corpus, seeds {sorted({r['seed'] for r in result['runs']})}): accuracy on S1 test questions", "",
              "| model | overall | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]  # fmt: skip
     for variant, values in result["summary"].items():
         overall = f"{values['overall'][0]:.3f} ± {values['overall'][1]:.3f}" if "overall" in values else "-"

@@ -148,7 +148,8 @@ class Captioner(nn.Module):
         """Captions by beam search: the ``beam`` best partial captions survive each step (chapter 9).
 
         A candidate ending in ``<eos>`` among the ``beam`` best of a step is kept as finished; the
-        search runs to ``max_len`` steps. Finished captions are ranked by log-probability / length ** ``alpha`` so that short
+        search stops at ``max_len`` or when the best unfinished caption ranks below the last
+        ``beam`` finished ones. Finished captions are ranked by log-probability / length ** ``alpha`` so that short
         captions are not favoured just for having fewer factors below one.
         """
         memory = self.encoder(images, modality)
@@ -172,10 +173,14 @@ class Captioner(nn.Module):
             # so early junk endings ("... <eos>" at step 2) cannot crowd out the real caption.
             finished += [c for c in candidates[:beam] if c[0][-1] == 2]
             alive = [c for c in candidates if c[0][-1] != 2][:beam]
-            if not alive:
-                break
-        best = max(finished or alive, key=lambda c: c[1] / (len(c[0]) - 1) ** alpha)
+            if not alive or (len(finished) >= beam and self._normalised(alive[0], alpha) < min(self._normalised(f, alpha) for f in finished[-beam:])):
+                break  # the best unfinished caption already ranks below the finished ones (Hugging Face's stopping rule)
+        best = max(finished or alive, key=lambda c: self._normalised(c, alpha))
         return self.vocab.decode(best[0][1:])
+
+    @staticmethod
+    def _normalised(candidate: tuple[list[int], float], alpha: float) -> float:
+        return candidate[1] / (len(candidate[0]) - 1) ** alpha
 
     @torch.no_grad()
     def decoding_steps(self, image: torch.Tensor, modality: str, top: int = 5) -> list[dict]:
