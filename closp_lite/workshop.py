@@ -139,7 +139,7 @@ def timetable(
             lunch_done = lunch_done or is_lunch
             add("lunch" if is_lunch else "break", lunch_minutes if is_lunch else break_minutes)
         info = chapters[name]
-        run_minutes = math.ceil(costs.loc[name, "seconds"] / 60) if name in costs.index else 0
+        run_minutes = math.ceil(float(costs.at[name, "seconds"]) / 60) if name in costs.index else 0
         add(f"{info.title}: teach ({info.minutes_to_learn} min) and run ({run_minutes} min)", info.minutes_to_learn + run_minutes)
         add(f"{info.title}: {info.exercises} exercises", info.exercises * MINUTES_PER_EXERCISE)
     frame = pd.DataFrame(rows)
