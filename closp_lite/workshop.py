@@ -121,7 +121,8 @@ def timetable(
     import pandas as pd
 
     check_order(names)
-    chapters, costs = book_chapters(), run_costs(env)
+    chapters = book_chapters()
+    seconds = {str(name): float(value) for name, value in run_costs(env)["seconds"].items()}
     clock = int(start[:2]) * 60 + int(start[3:])
     elapsed = since_break = 0
     lunch_done = lunch_after is None
@@ -139,7 +140,7 @@ def timetable(
             lunch_done = lunch_done or is_lunch
             add("lunch" if is_lunch else "break", lunch_minutes if is_lunch else break_minutes)
         info = chapters[name]
-        run_minutes = math.ceil(float(costs.at[name, "seconds"]) / 60) if name in costs.index else 0
+        run_minutes = math.ceil(seconds.get(name, 0.0) / 60)
         add(f"{info.title}: teach ({info.minutes_to_learn} min) and run ({run_minutes} min)", info.minutes_to_learn + run_minutes)
         add(f"{info.title}: {info.exercises} exercises", info.exercises * MINUTES_PER_EXERCISE)
     frame = pd.DataFrame(rows)
