@@ -129,15 +129,16 @@ class SearchExplorer:
     def detail_figure(self, rank: int = 1) -> Figure:
         """One result large, with its labels and every stored caption (chapter 0)."""
         result = self._result(rank)
-        fig = Figure(figsize=(8.0, 4.2), layout="constrained")
-        image_ax, text_ax = fig.subplots(1, 2, width_ratios=[1, 1.2])
+        fig = Figure(figsize=(7.5, 7.0), layout="constrained")
+        image_ax, text_ax = fig.subplots(2, 1, height_ratios=[1.4, 1])
         image_ax.imshow(thumbnail(result.image))
         image_ax.set_axis_off()
-        image_ax.set_title(f"{result.title}\n{result.key}", fontsize=9)
-        lines = [f"labels: {', '.join(result.labels) or '(none)'}", f"lon {result.lonlat[0]:.3f}, lat {result.lonlat[1]:.3f}", ""]
+        labels = textwrap.fill(", ".join(result.labels) or "(no label)", width=70)
+        image_ax.set_title(f"{result.title}  {result.key}\n{labels}", fontsize=10)
+        lines = [f"lon {result.lonlat[0]:.3f}, lat {result.lonlat[1]:.3f}"]
         for style, text in result.captions.items() or [("caption", "(no captions.parquet beside the corpus)")]:
-            lines += textwrap.wrap(f"{style}: {text}", width=58) + [""]
-        text_ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=8, family="sans-serif")
+            lines += textwrap.wrap(f"{style}: {text}", width=95)
+        text_ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=9, family="sans-serif")
         text_ax.set_axis_off()
         return fig
 

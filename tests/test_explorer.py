@@ -55,7 +55,7 @@ def test_click_selects_a_result_with_its_captions(explorer: SearchExplorer) -> N
     explorer.widget.children[2].children[1].children[1].click()
     assert explorer.selected == 2 and explorer._detail.value != before
     assert explorer.results[1].captions == {"closp": f"caption of {explorer.results[1].key}"}
-    assert len(explorer.detail_figure(2).axes) == 2
+    assert len(explorer.detail_figure(2).axes) == 2  # the image, the captions
     assert "caption of" in " ".join(t.get_text() for t in explorer.detail_figure(2).axes[1].texts)
 
 

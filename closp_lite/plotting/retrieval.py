@@ -10,6 +10,7 @@ S1 as (VV, VH, VV - VH) each with a robust percentile stretch.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -120,13 +121,13 @@ def plot_search_results(
         raise ValueError(f"need one image per hit: {len(images)} images for {len(hits)} hits")
     ncols = min(ncols, len(hits))
     nrows = -(-len(hits) // ncols)
-    fig = Figure(figsize=(2.6 * ncols, 2.9 * nrows), layout="constrained")
+    fig = Figure(figsize=(2.6 * ncols, 3.4 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, hit, image in zip(axes.flat, hits, images):
         ax.imshow(thumbnail(image))
-        labels = ", ".join(str(label) for label in hit["labels"]) or "(no label)"
-        ax.set_title(f"#{hit['rank']} {str(hit['modality']).upper()}  {hit['score']:.3f}\n{labels}", fontsize=7, wrap=True)
+        labels = textwrap.fill(", ".join(str(label) for label in hit["labels"]) or "(no label)", width=28)
+        ax.set_title(f"#{hit['rank']} {str(hit['modality']).upper()}  {hit['score']:.3f}\n{labels}", fontsize=9)
     fig.suptitle(f"\u201c{query}\u201d", fontsize=10)
     return fig
