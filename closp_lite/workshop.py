@@ -54,7 +54,8 @@ def _parse(path: Path) -> ChapterInfo:
         raise ValueError(f"{path} lacks a '# title' or a '**Time to learn**: N minutes' line")
     links = re.findall(r"^\|\s*\[Chapter \d+\]\(([\w-]+)\)\s*\|\s*(\w+)", text, re.MULTILINE)
     exercises = text.split("\n## Exercises", 1)[-1].split("\n## ", 1)[0]
-    exercises = re.sub(r"````\{dropdown\}.*?````", "", exercises, flags=re.DOTALL)  # numbered answers are not questions
+    # numbered answers inside a dropdown (fenced by backticks or colons) are not questions
+    exercises = re.sub(r"^(`{3,}|:{3,})\{dropdown\}.*?^\1\s*$", "", exercises, flags=re.DOTALL | re.MULTILINE)
     return ChapterInfo(
         name=path.stem,
         title=title.group(1).split(":")[0].strip(),  # "5. Text as a bridge", without the subtitle

@@ -52,6 +52,10 @@ def test_every_chapter_follows_the_skeleton() -> None:
             assert heading in text, f"{name}.md lacks '{heading}'"
 
 
+# a MyST dropdown fenced by backticks or colons: ````{dropdown} ... ```` or :::{dropdown} ... :::
+DROPDOWN = re.compile(r"^(`{3,}|:{3,})\{dropdown\}.*?^\1\s*$", re.DOTALL | re.MULTILINE)
+
+
 def exercises_section(text: str) -> str:
     """The ``## Exercises`` section of a chapter, up to the next ``## `` heading."""
     return text.split("\n## Exercises", 1)[1].split("\n## ", 1)[0]
@@ -68,7 +72,7 @@ def test_exercise_solutions_are_hidden_until_clicked() -> None:
             tags = set(re.findall(r"[\w-]+", (re.findall(r":tags: \[(.*?)\]", cell) or [""])[0]))
             hidden = "hide-cell" in tags or {"hide-input", "hide-output"} <= tags or "remove-cell" in tags
             assert hidden, f"{name}.md: a solution cell shows its output; tag it hide-cell:\n{cell[:200]}"
-        prose = re.sub(r"````\{dropdown\}.*?````", "", re.sub(r"```\{code-cell\}.*?```", "", section, flags=re.DOTALL), flags=re.DOTALL)
+        prose = DROPDOWN.sub("", re.sub(r"```\{code-cell\}.*?```", "", section, flags=re.DOTALL))
         answers = [line for line in prose.splitlines() if re.match(r"\W*(answer|solution)", line, re.IGNORECASE)]
         assert not answers, f"{name}.md: put answers in a ````{{dropdown}} block: {answers}"
 
