@@ -123,7 +123,7 @@ def build_html(book: Path, executed: dict[str, nbformat.NotebookNode] | None = N
     config["execute"]["execute_notebooks"] = "off"  # execution is covered by test_chapter_executes
     (book / "_config.yml").write_text(yaml.safe_dump(config))
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", str(book)], capture_output=True, text=True, check=False)
+    result = subprocess.run([str(jb), "build", str(book), "--warningiserror"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return book / "_build" / "html"
 
