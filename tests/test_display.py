@@ -46,3 +46,26 @@ def test_plain_kernel_shows_figures_as_png(monkeypatch: pytest.MonkeyPatch) -> N
     (output,) = notebook.cells[0].outputs
     # text/plain stays as the alternative for terminals; every notebook front end prefers the PNG
     assert base64.b64decode(output["data"]["image/png"]).startswith(PNG_MAGIC)
+
+
+def test_html_book_leaves_out_frozen_progress_bars() -> None:
+    """book/_ext/progress_bars.py drops a bar's text (frozen at 0 %) but keeps other text outputs."""
+    import importlib.util
+    from pathlib import Path
+
+    from docutils import nodes
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+    from docutils.utils import new_document
+
+    path = Path(__file__).resolve().parents[1] / "book" / "_ext" / "progress_bars.py"
+    spec = importlib.util.spec_from_file_location("progress_bars", path)
+    assert spec is not None and spec.loader is not None
+    extension = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extension)
+    document = new_document("chapter", get_default_settings(Parser))
+    texts = ["embedding images:   0%|          | 0/76 [00:00<?, ?img/s]", "(True, 0)", "100%|##########| 12/12"]
+    for text in texts:
+        document += nodes.literal_block(text, text, classes=["output", "text_plain"])
+    extension.drop_progress_bars(None, document)
+    assert [block.astext() for block in document.findall(nodes.literal_block)] == ["(True, 0)"]
