@@ -20,6 +20,7 @@ torch, and for a failed chapter the cell and error that stopped it.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -125,6 +126,9 @@ def run_chapter(name: str, kernel_name: str = "python3", detail: bool = False) -
         "kernel_peak_gb": round(kernel_peak, 3),
         "status": status,
         "within_budget": status == "ok" and seconds <= BUDGET_S and peak <= BUDGET_GB,
+        # rows of chapters not re-run are kept from earlier runs: each row says when it was measured
+        "measured": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
+        "load_average": round(os.getloadavg()[0], 1),
     }
     return {**row, **failure} if detail else row
 
