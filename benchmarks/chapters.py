@@ -29,13 +29,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import jupytext
 import psutil
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -86,7 +87,7 @@ class TreeMemory:
             self.peak_bytes = max(self.peak_bytes, total)
             self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> TreeMemory:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

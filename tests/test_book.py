@@ -106,9 +106,9 @@ def execute_chapter(name: str, env: dict[str, str], workdir: Path, allow_errors:
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", notebook_chapters())
 def test_chapter_executes(chapter: str, kernel_env: dict[str, str], executed_dir: Path, tmp_path: Path) -> None:
-    notebook = execute_chapter(chapter, kernel_env, tmp_path / "elsewhere")
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
+    notebook = execute_chapter(chapter, kernel_env, tmp_path / "elsewhere")  # raises CellExecutionError, naming the cell
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert code and all(c.get("execution_count") for c in code), f"{chapter}: cells that did not run"
     nbformat.write(notebook, executed_dir / f"{chapter}.ipynb")  # reused by tests/test_browser.py
 
 
