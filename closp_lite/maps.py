@@ -1,4 +1,4 @@
-"""Maps of where patches are (chapter 0; GeoCLOSP in chapter 7).
+"""Maps of where patches are (chapter 0).
 
 Interactive maps use ipyleaflet inside Jupyter. Every map has a static matplotlib fallback,
 used outside a notebook, when ipyleaflet cannot be imported, when ``interactive=False``, or when

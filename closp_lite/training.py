@@ -435,9 +435,15 @@ def train(
             check_same_settings(out / TRAIN_CONFIG, config.to_dict())
         trainer = build_trainer(config, splits)
         state = _restore(out, trainer) if resume else TrainState()
-        if trainer.ctx.is_main and not resume:
+        fresh = trainer.ctx.is_main and not resume
+        if fresh:
             (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
-        return _run(trainer, state, out, stop_after, progress, on_epoch)
+        try:
+            return _run(trainer, state, out, stop_after, progress, on_epoch)
+        except BaseException:
+            if fresh and not (out / CHECKPOINT).exists():
+                (out / TRAIN_CONFIG).unlink(missing_ok=True)  # nothing to resume: do not leave a run behind
+            raise
 
 
 def _run(

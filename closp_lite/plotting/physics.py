@@ -72,14 +72,15 @@ def plot_composites_and_indices(
 ) -> Figure:
     """True colour, false colour (NIR) and spectral index maps of one Sentinel-2 image (chapter 1).
 
-    ``image`` is (12, H, W) stored or (13, H, W) model layout. Index maps share the colour
+    ``image`` is (12, H, W) stored layout (true colour uses the fixed 0-0.3 reflectance stretch;
+    the false colour is stretched by percentiles). Index maps share the colour
     scale -1..1 (brown low, green high).
     """
     panels = 2 + len(indices)
     fig = Figure(figsize=(2.8 * panels, 3.2), layout="constrained")
     axes = fig.subplots(1, panels)
-    axes[0].imshow(optical.true_colour(image))
-    axes[0].set_title("true colour (B4, B3, B2)", fontsize=9)
+    axes[0].imshow(optical.true_colour(image, limits=optical.TRUE_COLOUR_LIMITS))
+    axes[0].set_title("true colour (B4, B3, B2), reflectance 0-0.3", fontsize=9)
     axes[1].imshow(optical.false_colour(image))
     axes[1].set_title("false colour (B8, B4, B3)", fontsize=9)
     mappable = None
