@@ -65,10 +65,16 @@ def load_minilm() -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
         path = model_path()
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
+        # a bar for loading 103 local tensors is noise in every chapter that encodes text
+        transformers_logging.disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+        finally:
+            transformers_logging.enable_progress_bar()
         model.eval()
         _LOADED[MODEL_NAME] = (tokenizer, model)
     return _LOADED[MODEL_NAME]
