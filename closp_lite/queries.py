@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from closp_lite.captions.closp import closp_text
-from closp_lite.labels import CRISIS_LABELS, DW_CLASSES, harmonize
+from closp_lite.labels import CRISIS_LABELS, DW_CLASSES
+from closp_lite.labels.text import closp_text
 
 GRADINGS: tuple[str, ...] = ("count", "binary")
 """Relevance gradings (see the module docstring)."""
@@ -51,7 +51,7 @@ def default_regions() -> tuple[QueryRegion, ...]:
 
 
 def _query(qid: str, kind: str, text: str, labels: Sequence[str], region: QueryRegion | None = None) -> dict:
-    query = {"id": qid, "text": text, "kind": kind, "labels": list(labels)}
+    query: dict[str, object] = {"id": qid, "text": text, "kind": kind, "labels": list(labels)}
     if region is not None:
         query |= {"region": region.name, "bbox": [region.lon[0], region.lat[0], region.lon[1], region.lat[1]]}
     return query
@@ -119,25 +119,29 @@ def make_qrels(queries: Sequence[dict], table: pd.DataFrame, grading: str = "cou
 
 
 def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count", n_combinations: int = 10,
-                  split: str = "test") -> dict:
+                  split: str = "test", overwrite: bool = False) -> dict:  # fmt: skip
     """Write ``queries.jsonl`` and ``qrels/<split>.txt`` for the corpus in ``root`` to ``out_dir`` (chapter 4).
 
     Relevance covers the ``split`` patches (the searched corpus). Patch locations are read only
     for patches carrying a crisis label, the only ones a location query can match.
     Returns a summary (counts per kind, judgements, paths).
+
+    Raises:
+        FileExistsError: if ``out_dir`` already holds a query set and ``overwrite`` is false.
     """
-    from closp_lite.data.format import CrisisLandMark, lonlat, write_qrels, write_queries
+    from closp_lite.data.format import QRELS_DIR, QUERIES, lonlat, write_qrels, write_queries
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
     _check_grading(grading)
-    with CrisisLandMark(root) as corpus:
-        table = corpus.metadata[corpus.metadata["split"] == split].copy()
-        if table.empty:
-            raise ValueError(f"{root}: no patches in split {split!r}")
-        table["labels"] = [harmonize(list(labels)).labels for labels in table["labels"]]
-        table["lonlat"] = [lonlat(corpus.read(k)) if set(ls) & set(CRISIS_LABELS) else None for k, ls in zip(table["key"], table["labels"])]
+    out = Path(out_dir)
+    existing = [str(p) for p in (out / QUERIES, out / QRELS_DIR / f"{split}.txt") if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exist: pass --overwrite to replace them, or choose another --out")
+    data = CrisisLandMarkDataModule(root)
+    table = data.select(split=split)[["key", "harmonized"]].rename(columns={"harmonized": "labels"})
+    table["lonlat"] = pd.Series([lonlat(data.corpus.read(k)) if set(ls) & set(CRISIS_LABELS) else None for k, ls in zip(table["key"], table["labels"])], index=table.index, dtype=object)
     queries = make_queries(table["labels"].tolist(), n_combinations)
     qrels = make_qrels(queries, table, grading)
-    out = Path(out_dir)
     paths = [write_queries(out, queries), write_qrels(out, qrels, name=split)]
     return {
         "queries": len(queries),
@@ -146,3 +150,18 @@ def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count",
         "grading": grading,
         "paths": [str(p) for p in paths],
     }
+
+
+def stale_judgements(queries: Sequence[dict], qrels: dict[str, dict[str, int]], labels: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Judgements a corpus no longer supports: a query set built before the corpus changed (chapter 6).
+
+    ``labels`` maps every key of the corpus to its harmonized labels. Returns ``missing`` (judged
+    keys the corpus lacks) and ``changed`` (judged keys whose labels no longer match the query),
+    each sorted; both empty when the query set fits the corpus.
+    """
+    judged = {key for docs in qrels.values() for key in docs}
+    missing = sorted(judged - set(labels))
+    by_id = {str(q["id"]): q for q in queries if q.get("labels")}
+    changed = sorted({key for qid, docs in qrels.items() if qid in by_id for key in docs
+                      if key in labels and relevance(by_id[qid], labels[key]) == 0})  # fmt: skip
+    return {"missing": missing, "changed": changed}

@@ -9,10 +9,10 @@ import pytest
 
 from closp_lite.labels import DW_CLASSES, VOCABULARY
 from closp_lite.physics.optical import spectral_index
-from closp_lite.simulate import simulate_scene
 from closp_lite.simulate import geography as geo
+from closp_lite.simulate import simulate_scene
 from closp_lite.simulate.backscatter import cardinal_gain_db, incidence_map
-from closp_lite.simulate.corpus import DEFAULT_MIX, SplitAssigner, plan_corpus  # noqa
+from closp_lite.simulate.corpus import DEFAULT_MIX, SplitAssigner, plan_corpus
 from closp_lite.simulate.landcover import (
     BUILT,
     CROPS,
@@ -37,8 +37,8 @@ def _fractions(**shares: float) -> np.ndarray:
 def test_noise_fields_are_standardised_and_smooth() -> None:
     fields = noise_fields(np.random.default_rng(0), [2.0, 20.0])
     assert fields.shape == (2, 120, 120)
-    np.testing.assert_allclose(fields.mean(axis=(1, 2)), 0, atol=1e-9)
-    np.testing.assert_allclose(fields.std(axis=(1, 2)), 1, atol=1e-6)
+    np.testing.assert_allclose(fields.mean(axis=(1, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(fields.std(axis=(1, 2)), 1, atol=1e-4)
     roughness = np.abs(np.diff(fields, axis=2)).mean(axis=(1, 2))
     assert roughness[1] < roughness[0] / 3  # a longer correlation length gives smoother fields
 

@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -43,11 +44,12 @@ class ModelConfig:
     pooling: Pooling = "cls"
     max_length: int = CLOSP_MAX_LENGTH
     train_text: bool = False
-    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file or torchgeo enum name
+    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file, torchgeo enum name or "imagenet"
+    input_size: int | None = None  # resize images to this side first (None: each tower's own size)
 
     def tower(self, modality: str) -> TowerConfig:
         """Return the tower configuration of ``modality``."""
-        return tower_for(modality, self.arch, self.width, self.rgb)
+        return tower_for(modality, self.arch, self.width, self.rgb, self.input_size)
 
 
 def to_rgb(images: torch.Tensor, modality: str) -> torch.Tensor:
@@ -90,7 +92,7 @@ class CLOSP(nn.Module):
         for modality, weights in self.config.weights.items():
             if modality not in self.towers:
                 raise ValueError(f"weights given for unknown modality {modality!r}: use s1 or s2")
-            init_from(self.towers[modality], weights)
+            init_from(cast(ImageTower, self.towers[modality]), weights)
 
     def image_parameters(self) -> list[nn.Parameter]:
         """Parameters the optimiser trains (image towers, plus the text tower when fine-tuned)."""
@@ -132,6 +134,26 @@ class CLOSP(nn.Module):
             return state
         return {k: v for k, v in state.items() if not k.startswith("text.")}
 
+    def warm_start(self, path: str | Path) -> None:
+        """Start from the tensors of a state-dict file, e.g. a previous training stage (chapter 8).
+
+        The file may hold a part of the model (e.g. one tower), but every tensor in it must exist
+        in this model with the same shape.
+
+        Raises:
+            FileNotFoundError: if the file is missing. ValueError: naming the first unknown or misshapen tensor.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no initial weights at {path}: write them first (closp_lite.transfer) or drop the init setting")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        own = self.state_dict()
+        for name, value in state.items():
+            if name not in own or own[name].shape != value.shape:
+                found = tuple(own[name].shape) if name in own else "no such tensor"
+                raise ValueError(f"{path}: tensor {name!r} {tuple(value.shape)} does not fit this model ({found}): wrong architecture?")
+        self.load_state_dict(state, strict=False)
+
     @classmethod
     def load(cls, folder: str | Path, map_location: str | torch.device = "cpu") -> CLOSP:
         """Rebuild a model saved with :meth:`save` (``weights_only=True``) (chapter 5).
@@ -146,15 +168,20 @@ class CLOSP(nn.Module):
         settings = json.loads((folder / CONFIG_FILE).read_text())
         settings["weights"] = {}  # the saved state dict already holds the initial weights
         model = cls(ModelConfig(**settings))
-        state = torch.load(folder / WEIGHTS_FILE, map_location=map_location, weights_only=True)
-        expected = set(model.trainable_state())
-        if set(state) != expected:
+        from closp_lite.runfolder import load_torch_file
+
+        state = load_torch_file(folder / WEIGHTS_FILE, "model", "train the model again (closp-lite train --overwrite)")
+        expected = model.trainable_state()
+        if set(state) != set(expected):
             raise ValueError(
-                f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: missing {sorted(expected - set(state))[:5]}, "
-                f"unexpected {sorted(set(state) - expected)[:5]}"
+                f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: missing {sorted(set(expected) - set(state))[:5]}, "
+                f"unexpected {sorted(set(state) - set(expected))[:5]}"
             )
+        wrong = [f"{k} {tuple(v.shape)} (config: {tuple(expected[k].shape)})" for k, v in state.items() if v.shape != expected[k].shape]
+        if wrong:
+            raise ValueError(f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: layer shapes {wrong[:3]}; the files come from different runs")
         model.load_state_dict(state, strict=False)
-        return model.eval()
+        return model.to(map_location).eval()
 
 
 def atomic_save(obj: object, path: str | Path) -> None:

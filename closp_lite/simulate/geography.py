@@ -1,4 +1,4 @@
-"""Where and when simulated patches are taken (chapters 1, 2 and 7).
+"""Where and when simulated patches are taken (chapters 1 and 2).
 
 Every simulated patch gets a realistic place and date. Land-cover patches come from the ten
 BigEarthNet countries (Europe, June 2017 - May 2018); crisis patches come from the regions where
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from pyproj import Transformer
 
 from closp_lite.data.bands import PATCH_SIZE
+from closp_lite.data.format import centre_lonlat as centre_lonlat  # the one implementation, re-exported
 from closp_lite.labels import DW_CLASSES
 
 PIXEL_SIZE_M = 10.0
@@ -45,7 +46,7 @@ class Region:
     ``priors`` maps Dynamic World class names to relative weights of appearing in a patch;
     ``winter_snow`` is the extra weight of "Snow and Ice" in the winter months;
     ``events`` names the crisis events that happen here (``flood``, ``burned``, ``earthquake``).
-    Introduced in chapter 1; chapter 7 uses it to explain why location helps retrieval.
+    Introduced in chapter 1.
     """
 
     name: str
@@ -176,7 +177,7 @@ def get_region(name: str) -> Region:
 
 
 def event_regions(event: str) -> tuple[Region, ...]:
-    """Return the regions where crisis ``event`` (``flood``, ``burned``, ``earthquake``) happens (chapter 7)."""
+    """Return the regions where crisis ``event`` (``flood``, ``burned``, ``earthquake``) happens (chapter 1)."""
     found = tuple(region for region in EVENT_REGIONS if event in region.events)
     if not found:
         raise ValueError(f"unknown crisis event {event!r}: choose flood, burned or earthquake")
@@ -201,7 +202,7 @@ def is_winter(date: dt.date, southern: bool = False) -> bool:
 
 
 def sample_location(region: Region, rng: np.random.Generator) -> tuple[float, float]:
-    """Draw a (lon, lat) uniformly inside the region's bounding box (chapter 7)."""
+    """Draw a (lon, lat) uniformly inside the region's bounding box (chapter 1)."""
     return float(rng.uniform(*region.lon)), float(rng.uniform(*region.lat))
 
 
@@ -211,7 +212,7 @@ def sample_date(region: Region, rng: np.random.Generator) -> dt.date:
     return region.start + dt.timedelta(days=int(offsets[rng.integers(0, len(offsets))]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _allowed_days(name: str) -> np.ndarray:
     region = REGIONS[name]
     span = (region.end - region.start).days + 1
@@ -246,11 +247,6 @@ def _to_utm(epsg: int) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-@lru_cache(maxsize=64)
-def _to_lonlat(epsg: int) -> Transformer:
-    return Transformer.from_crs(epsg, 4326, always_xy=True)
-
-
 def pixel_coords(lon: float, lat: float, size: int = PATCH_SIZE) -> tuple[int, np.ndarray]:
     """Return (EPSG, coords) for a ``size`` x ``size`` patch at 10 m centred on (lon, lat) (chapter 0).
 
@@ -266,10 +262,3 @@ def pixel_coords(lon: float, lat: float, size: int = PATCH_SIZE) -> tuple[int, n
     xs = np.broadcast_to(left + offsets, (size, size))
     ys = np.broadcast_to((top - offsets)[:, None], (size, size))
     return epsg, np.stack([xs, ys]).astype(np.float32)
-
-
-def centre_lonlat(coords: np.ndarray, epsg: int) -> tuple[float, float]:
-    """Return the (lon, lat) of the centre pixel ``coords[:, 60, 60]`` as GeoCLOSP does (chapter 7)."""
-    centre = coords.shape[-1] // 2
-    lon, lat = _to_lonlat(int(epsg)).transform(float(coords[0, centre, centre]), float(coords[1, centre, centre]))
-    return float(lon), float(lat)
