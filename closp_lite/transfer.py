@@ -225,9 +225,9 @@ class TransferResult:
 def _stage_train_config(config: TransferConfig, stage: str, index: int, splits: dict[str, tuple[Pairs, Pairs]]) -> Any:
     from closp_lite.training import TrainConfig, steps_per_epoch
 
+    assert config.steps is not None and config.batch_size is not None  # resolved
     modality = STAGE_MODALITY[stage]
     natural_start = index == 0 and config.stages[0] == "natural"
-    assert config.batch_size is not None and config.steps is not None  # resolved
     per_epoch = steps_per_epoch(splits, config.batch_size)  # type: ignore[arg-type]
     # Same optimiser steps for every data size (as close as whole epochs allow; each stage records
     # its steps): small training sets simply see more epochs.
