@@ -27,6 +27,8 @@ from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
 if TYPE_CHECKING:
     import torch
 
+    from closp_lite.models.closp import CLOSP
+
 CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "evaluate_encoders",
     "evaluate_index",
     "load_queries",
+    "model_encoders",
     "openclip_encoders",
     "read_images",
     "run_encoders",
@@ -87,11 +90,14 @@ def run_encoders(run_dir: str | Path) -> Encoders:
     Raises:
         FileNotFoundError: if the folder holds no saved model.
     """
-    import torch
-
     from closp_lite.models.closp import CLOSP
 
-    model = CLOSP.load(run_dir).eval()
+    return model_encoders(CLOSP.load(run_dir).eval(), Path(run_dir).name)
+
+
+def model_encoders(model: CLOSP, name: str = "model") -> Encoders:
+    """The :class:`Encoders` of a loaded CLOSP or GeoCLOSP model, without gradients (chapters 6, 7)."""
+    import torch
 
     def image(images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -101,7 +107,7 @@ def run_encoders(run_dir: str | Path) -> Encoders:
         with torch.no_grad():
             return model.encode_text(texts)
 
-    return Encoders(image, text, name=Path(run_dir).name)
+    return Encoders(image, text, name=name)
 
 
 def _split_table(corpus: Any, split: str | None) -> Any:

@@ -36,8 +36,8 @@ from torch.utils.data import DataLoader, Dataset
 from closp_lite import distributed
 from closp_lite.config import get_device, seed_everything, settings
 from closp_lite.distributed import Context, shard
-from closp_lite.losses import ClospLoss
-from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+from closp_lite.losses import ClospLoss, make_loss
+from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save, build_model
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
@@ -205,12 +205,12 @@ def random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
 
 
 def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
-    """Image and text features per modality, and the label keys for label-aware targets (chapter 5)."""
+    """Image and text (GeoCLOSP: and location) features per modality, and the label keys for label-aware targets (chapter 5)."""
     features, keys = {}, {}
     for modality, part in batch.items():
         images = part["image"] if generator is None else random_flips(part["image"], generator)
         images = images.to(device)
-        features[modality] = (model.encode_image(images, modality), model.encode_text(part["text"]))
+        features[modality] = model.features(images, part, modality)
         keys[modality] = [". ".join(labels) for labels in part["labels"]]
     return features, keys
 
@@ -309,8 +309,8 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     splits = splits or corpus_splits(config)
-    model = distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device)
-    loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
+    model = distributed.sync_batchnorm(build_model(config.model), ctx, device).to(device)
+    loss_fn = make_loss(config.model.kind, config.learnable_scale, config.label_aware).to(device)
     scale_params = [p for p in loss_fn.parameters() if p.requires_grad]
     optimizer, max_lrs = _optimizer(model, scale_params, config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)

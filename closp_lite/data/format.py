@@ -396,6 +396,21 @@ class CrisisLandMark:
             raise KeyError(f"{handle.filename}: no group for sample {key!r}")
         return handle[key]
 
+    def lonlat(self, key: str) -> tuple[float, float]:
+        """(lon, lat) of sample ``key``'s centre pixel, reading only that pixel's coordinates (chapter 7).
+
+        Raises:
+            KeyError: if ``key`` is not in the metadata; ValueError for a group without ``crs``.
+        """
+        if key not in self._index:
+            raise KeyError(f"sample {key!r} is not in {self.root / METADATA}")
+        shard = self.metadata["shard"].iat[self._index[key]]
+        group = self._group(key, shard)
+        if "crs" not in group.attrs:
+            raise ValueError(f"{self.root / (shard + '.h5')}: sample {key!r} has no 'crs' attribute")
+        centre = PATCH_SIZE // 2
+        return centre_lonlat(group["coords"][:, centre, centre], parse_crs(group.attrs["crs"]), key)
+
     def read(self, key: str) -> Patch:
         """Read sample ``key`` as a :class:`Patch`.
 
@@ -598,10 +613,19 @@ def lonlat(patch: Patch) -> tuple[float, float]:
         ValueError: naming the key if the CRS is unknown.
     """
     centre = PATCH_SIZE // 2
-    x, y = (float(v) for v in patch.coords[:, centre, centre])
+    return centre_lonlat(patch.coords[:, centre, centre], patch.crs, patch.key)
+
+
+def centre_lonlat(xy: Any, crs: int, key: str) -> tuple[float, float]:
+    """(lon, lat) degrees of the centre pixel's projected ``xy`` in EPSG ``crs`` (chapter 7).
+
+    Raises:
+        ValueError: naming the key if the CRS is unknown.
+    """
+    x, y = (float(v) for v in xy)
     try:
-        lon, lat = _to_lonlat(int(patch.crs)).transform(x, y)
+        lon, lat = _to_lonlat(int(crs)).transform(x, y)
     except ValueError as err:
-        raise ValueError(f"patch {patch.key!r}: {err}") from err
+        raise ValueError(f"patch {key!r}: {err}") from err
     return float(lon), float(lat)
 
