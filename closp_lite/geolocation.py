@@ -169,15 +169,18 @@ def geolocate(
     split: str = "test",
     kind: str = "train",
     step_deg: float = 1.0,
+    index: EmbeddingIndex | None = None,
 ) -> dict[str, Any]:
     """Geolocation error of every patch of ``split`` against the training-centroid baseline (chapter 7).
+
+    ``index`` reuses image embeddings of the split already made with this model (default: embed now).
 
     Returns ``model``, ``centroid`` and ``nearest_candidate`` summaries (:func:`error_summary`),
     overall and per modality, plus the per-patch ``keys``, ``true`` and ``guess`` locations.
     """
     train = training_lonlats(root)
     cands = candidates(train, kind, step_deg)
-    index = embed_images(model, root, split)
+    index = index if index is not None else embed_images(model, root, split)
     where = corpus_lonlats(root, split)
     truth = np.array([where[k] for k in index.keys])
     best, _ = rank_locations(
