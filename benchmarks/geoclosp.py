@@ -1,6 +1,6 @@
 """CLOSP vs GeoCLOSP on the simulated corpus: per query kind, on a geographic split, and geolocation.
 
-    .venv/bin/python benchmarks/geoclosp.py [--mode sample] [--seeds 42 43 44] [--epochs N]
+    .venv/bin/python benchmarks/geoclosp.py [--mode sample] [--seeds 42 43 44] [--epochs N] [--batch-size B] [--max-docs N]
 
 Writes ``benchmarks/results/geoclosp.json`` (read by chapter 7) and ``geoclosp.md``. All data are
 **simulated** (``closp_lite.simulate``: land-cover priors per region, crisis events tied to the
@@ -35,10 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_result  # noqa: E402
 
+from closp_lite.config import settings  # noqa: E402
 from closp_lite.data.datasets import CrisisLandMarkDataset  # noqa: E402
 from closp_lite.experiments import evaluate_index, load_queries, model_encoders  # noqa: E402
-from closp_lite.geolocation import corpus_lonlats, embed_images, geolocate  # noqa: E402
-from closp_lite.index import EmbeddingIndex  # noqa: E402
+from closp_lite.geolocation import corpus_lonlats, geolocate  # noqa: E402
+from closp_lite.index import EmbeddingIndex, embed_dataset  # noqa: E402
 from closp_lite.models.closp import CLOSP, ModelConfig  # noqa: E402
 from closp_lite.queries import build_queries  # noqa: E402
 from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
@@ -72,11 +73,7 @@ PAPER = {
 def region_of(lon: float, lat: float) -> str | None:
     """The first simulator region whose bounding box holds (lon, lat)."""
     return next(
-        (
-            r.name
-            for r in REGIONS.values()
-            if r.lon[0] <= lon <= r.lon[1] and r.lat[0] <= lat <= r.lat[1]
-        ),
+        (r.name for r in REGIONS.values() if r.lon[0] <= lon <= r.lon[1] and r.lat[0] <= lat <= r.lat[1]),
         None,
     )
 
@@ -111,34 +108,33 @@ def subset(index: EmbeddingIndex, keys: set[str]) -> EmbeddingIndex:
     )
 
 
-def scores(
-    index: EmbeddingIndex, encoders: Any, queries: list, qrels: dict, groups: dict
-) -> dict[str, Any]:
+def scores(index: EmbeddingIndex, encoders: Any, queries: list, qrels: dict, groups: dict) -> dict[str, Any]:
     """nDCG@10, nDCG@1000 and mR per corpus, overall (``all``) and per query-kind group."""
-    at = {
-        k: evaluate_index(index, encoders, queries, qrels, ndcg_k=k, groups=groups)
-        for k in (10, 1000)
-    }
-    tables = {
-        "all": {c: (at[10]["metrics"][c], m) for c, m in at[1000]["metrics"].items()}
-    }
-    tables |= {
-        g: {c: (at[10]["by_group"][g][c], m) for c, m in v.items()}
-        for g, v in at[1000]["by_group"].items()
-    }
+    at = {k: evaluate_index(index, encoders, queries, qrels, ndcg_k=k, groups=groups) for k in (10, 1000)}
+    tables = {"all": {c: (at[10]["metrics"][c], m) for c, m in at[1000]["metrics"].items()}}
+    tables |= {g: {c: (at[10]["by_group"][g][c], m) for c, m in v.items()} for g, v in at[1000]["by_group"].items()}
     return {g: {c: {"ndcg@10": round(float(m10["ndcg@10"]), 3), "ndcg@1000": round(float(m["ndcg@1000"]), 3), "mR": round(float(m["mR"]), 3)}
                 for c, (m10, m) in t.items()} for g, t in tables.items()}  # fmt: skip
 
 
+def searched_keys(root: Path, max_docs: int | None, seed: int = 0) -> list[str]:
+    """The searched documents: the ``test`` split, or a fixed random ``max_docs`` of it (qrels are restricted to them)."""
+    from closp_lite.data.format import CrisisLandMark
+
+    with CrisisLandMark(root) as corpus:
+        keys = sorted(corpus.metadata.loc[corpus.metadata["split"] == "test", "key"])
+    if max_docs is None or max_docs >= len(keys):
+        return keys
+    return sorted(np.random.default_rng(seed).choice(keys, max_docs, replace=False).tolist())
+
+
+def embed_docs(model: CLOSP, root: Path, docs: list[str]) -> EmbeddingIndex:
+    """Image embeddings of the searched documents ``docs``."""
+    return embed_dataset(model_encoders(model).image, CrisisLandMarkDataset(root, split="test", keys=docs), settings().embed_batch_size)
+
+
 def run_seed(
-    root: Path,
-    seed: int,
-    mode: str,
-    epochs: int | None,
-    runs: Path,
-    queries: list,
-    qrels: dict,
-    groups: dict,
+    args: argparse.Namespace, root: Path, seed: int, runs: Path, docs: list[str], queries: list, qrels: dict, groups: dict
 ) -> dict[str, Any]:
     """Train and evaluate both models on both splits for one seed."""
     excluded = held_out(root)
@@ -149,22 +145,14 @@ def run_seed(
     }
     for kind in MODELS:
         config = TrainConfig(
-            mode=mode,
-            data=str(root),
-            seed=seed,
-            epochs=epochs,
-            model=ModelConfig(kind=kind),
+            mode=args.mode, data=str(root), seed=seed, epochs=args.epochs, batch_size=args.batch_size, model=ModelConfig(kind=kind)
         )
         for split in ("random", "geographic"):
             folder = runs / f"{kind}-{split}-{seed}"
-            splits = (
-                geo_splits(root, config.resolved(), excluded)
-                if split == "geographic"
-                else None
-            )
+            splits = geo_splits(root, config.resolved(), excluded) if split == "geographic" else None
             result = train(config, folder, splits=splits, progress=False)
             model = CLOSP.load(folder)
-            index = embed_images(model, root)
+            index = embed_docs(model, root, docs)
             encoders = model_encoders(model, kind)
             held = subset(index, excluded)
             training = {
@@ -173,12 +161,8 @@ def run_seed(
                 "best_val_loss": round(result.best_val_loss, 4),
             }
             if split == "random":
-                out["random"][kind] = scores(
-                    index, encoders, queries, qrels, groups
-                ) | {"training": training}
-                out["random_models_on_held_out"][kind] = scores(
-                    held, encoders, queries, qrels, groups
-                )
+                out["random"][kind] = scores(index, encoders, queries, qrels, groups) | {"training": training}
+                out["random_models_on_held_out"][kind] = scores(held, encoders, queries, qrels, groups)
                 if kind == "geoclosp":
                     located = geolocate(model, root, index=index)
                     out["geolocation"] = {
@@ -192,9 +176,7 @@ def run_seed(
                         )
                     }
             else:
-                out["geographic"][kind] = scores(
-                    held, encoders, queries, qrels, groups
-                ) | {"training": training}
+                out["geographic"][kind] = scores(held, encoders, queries, qrels, groups) | {"training": training}
             print(f"seed {seed} {kind} {split}: {training}", flush=True)
     return out
 
@@ -208,24 +190,14 @@ def summarise(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             for corpus in per_seed[0][setting]["closp"][group]:
                 for metric in METRICS:
-                    values = {
-                        k: np.array(
-                            [s[setting][k][group][corpus][metric] for s in per_seed]
-                        )
-                        for k in MODELS
-                    }
+                    values = {k: np.array([s[setting][k][group][corpus][metric] for s in per_seed]) for k in MODELS}
                     diff = values["geoclosp"] - values["closp"]
-                    row = {
-                        k: [round(float(v.mean()), 2), round(float(v.std()), 2)]
-                        for k, v in values.items()
-                    }
+                    row = {k: [round(float(v.mean()), 2), round(float(v.std()), 2)] for k, v in values.items()}
                     row["geoclosp - closp"] = [
                         round(float(diff.mean()), 2),
                         round(float(diff.std()), 2),
                     ]
-                    summary.setdefault(setting, {}).setdefault(group, {}).setdefault(
-                        corpus, {}
-                    )[metric] = row
+                    summary.setdefault(setting, {}).setdefault(group, {}).setdefault(corpus, {})[metric] = row
     geo = [s["geolocation"] for s in per_seed]
     summary["geolocation"] = {
         who: {m: [round(float(np.mean([g[who]["all"][m] for g in geo])), 1), round(float(np.std([g[who]["all"][m] for g in geo])), 1)]
@@ -240,7 +212,8 @@ def markdown(record: dict[str, Any]) -> str:
     res = record["results"]
     lines = ["# CLOSP vs GeoCLOSP on the simulated corpus", "", f"Command: `{record['command']}`  ",
              f"Machine: {record['machine']['cpu']} ({record['machine']['cpu_count']} cores)  ", f"Date: {record['date']}  ",
-             f"Mode {res['mode']}, seeds {res['seeds']}, held-out regions: {', '.join(res['held_out_regions'])}. All data simulated.", "",
+             f"Mode {res['mode']}, seeds {res['seeds']}, epochs {res['epochs']}, batch size {res['batch_size']} (None: the mode's), "
+             f"{res['searched_documents']} searched test documents, held-out regions: {', '.join(res['held_out_regions'])}. All data simulated.", "",
              "nDCG@1000 and nDCG@10 (x 100) on the mixed corpus, mean +- std over seeds:", "",
              "| setting | query group | CLOSP @1000 | GeoCLOSP @1000 | Geo - CLOSP @1000 | Geo - CLOSP @10 | Geo - CLOSP mR |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -255,23 +228,19 @@ def markdown(record: dict[str, Any]) -> str:
     lines += ["", "Geolocation (random split, candidates = training locations), mean +- std over seeds:", "",
               "| answer | median km | within 100 km (%) | within 500 km (%) |", "|---|---|---|---|"]  # fmt: skip
     for who, m in res["summary"]["geolocation"].items():
-        lines.append(
-            f"| {who} | {fmt(m['median_km'])} | {fmt(m['within_100km'])} | {fmt(m['within_500km'])} |"
-        )
+        lines.append(f"| {who} | {fmt(m['median_km'])} | {fmt(m['within_100km'])} | {fmt(m['within_500km'])} |")
     lines += ["", f"Paper (quoted, not reproduced): {json.dumps(res['paper'])}"]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     """Run every seed and write the JSON and markdown results."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="sample", choices=["tiny", "sample"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    parser.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (default: the mode's)"
-    )
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the mode's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size per modality (default: the mode's)")
+    parser.add_argument("--max-docs", type=int, default=None, help="search a fixed random subset of the test split (default: all)")
     args = parser.parse_args()
     import torch
 
@@ -281,18 +250,11 @@ def main() -> None:
         summary = build_queries(root, Path(tmp) / "queries")
         queries, qrels = load_queries(Path(tmp) / "queries")
         kinds = {q["kind"] for q in queries}
-        groups = {
-            g: [q["id"] for q in queries if q["kind"] in ks]
-            for g, ks in KIND_GROUPS.items()
-            if kinds & set(ks)
-        }
-        per_seed = [
-            run_seed(
-                root, seed, args.mode, args.epochs, Path(tmp), queries, qrels, groups
-            )
-            for seed in args.seeds
-        ]
-    payload = {"mode": args.mode, "seeds": args.seeds, "epochs": args.epochs, "simulated": True, "corpus": str(root),
+        groups = {g: [q["id"] for q in queries if q["kind"] in ks] for g, ks in KIND_GROUPS.items() if kinds & set(ks)}
+        docs = searched_keys(root, args.max_docs)
+        per_seed = [run_seed(args, root, seed, Path(tmp), docs, queries, qrels, groups) for seed in args.seeds]
+    payload = {"mode": args.mode, "seeds": args.seeds, "epochs": args.epochs, "batch_size": args.batch_size, "searched_documents": len(docs),
+               "simulated": True, "corpus": str(root),
                "query_kinds": summary["kinds"], "query_groups": {g: list(k) for g, k in KIND_GROUPS.items()},
                "held_out_regions": list(HELD_OUT), "summary": summarise(per_seed), "per_seed": per_seed, "paper": PAPER}  # fmt: skip
     name = "geoclosp" if args.mode == "sample" else f"geoclosp_{args.mode}"

@@ -33,10 +33,7 @@ def haversine_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         np.radians(np.asarray(b, dtype=float)),
     )
     dlon, dlat = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1]
-    h = (
-        np.sin(dlat / 2) ** 2
-        + np.cos(a[..., 1]) * np.cos(b[..., 1]) * np.sin(dlon / 2) ** 2
-    )
+    h = np.sin(dlat / 2) ** 2 + np.cos(a[..., 1]) * np.cos(b[..., 1]) * np.sin(dlon / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
@@ -46,32 +43,20 @@ def spherical_centroid(lonlats: np.ndarray) -> np.ndarray:
     Unlike the mean of the degrees, it is right across the date line.
     """
     lon, lat = np.radians(np.asarray(lonlats, dtype=float)).T
-    mean = np.stack(
-        [np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]
-    ).mean(axis=1)
-    return np.degrees(
-        [np.arctan2(mean[1], mean[0]), np.arctan2(mean[2], np.hypot(mean[0], mean[1]))]
-    )
+    mean = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)]).mean(axis=1)
+    return np.degrees([np.arctan2(mean[1], mean[0]), np.arctan2(mean[2], np.hypot(mean[0], mean[1]))])
 
 
-def corpus_lonlats(
-    root: str | Path, split: str | None = None
-) -> dict[str, tuple[float, float]]:
+def corpus_lonlats(root: str | Path, split: str | None = None) -> dict[str, tuple[float, float]]:
     """``key -> (lon, lat)`` of every patch of ``split`` (``None``: all), reading centre pixels only (chapter 7)."""
     from closp_lite.data.format import CrisisLandMark
 
     with CrisisLandMark(root) as corpus:
-        table = (
-            corpus.metadata
-            if split is None
-            else corpus.metadata[corpus.metadata["split"] == split]
-        )
+        table = corpus.metadata if split is None else corpus.metadata[corpus.metadata["split"] == split]
         return {key: corpus.lonlat(key) for key in table["key"]}
 
 
-def candidate_grid(
-    lonlats: np.ndarray, step_deg: float = 1.0, pad_deg: float = 2.0
-) -> np.ndarray:
+def candidate_grid(lonlats: np.ndarray, step_deg: float = 1.0, pad_deg: float = 2.0) -> np.ndarray:
     """A regular lon/lat grid over the bounding box of ``lonlats`` padded by ``pad_deg`` (chapter 7)."""
     if step_deg <= 0:
         raise ValueError(f"the grid step must be > 0 degrees, got {step_deg}")
@@ -92,15 +77,11 @@ def training_lonlats(root: str | Path) -> np.ndarray:
     """
     train = np.array(list(corpus_lonlats(root, "train").values()))
     if not len(train):
-        raise ValueError(
-            f"{root}: no training patches to take candidate locations from"
-        )
+        raise ValueError(f"{root}: no training patches to take candidate locations from")
     return train
 
 
-def candidates(
-    train: np.ndarray, kind: str = "train", step_deg: float = 1.0
-) -> np.ndarray:
+def candidates(train: np.ndarray, kind: str = "train", step_deg: float = 1.0) -> np.ndarray:
     """Candidate locations (M, 2): the training centres ``train`` themselves or a grid over them (``grid``) (chapter 7)."""
     if kind == "train":
         return train
@@ -111,15 +92,11 @@ def candidates(
 
 def _geoclosp(model: CLOSP) -> GeoCLOSP:
     if not hasattr(model, "encode_location"):
-        raise ValueError(
-            "this run is a CLOSP model without a location tower: train one with `closp-lite train --model geoclosp`"
-        )
+        raise ValueError("this run is a CLOSP model without a location tower: train one with `closp-lite train --model geoclosp`")
     return model  # type: ignore[return-value]
 
 
-def location_vectors(
-    model: CLOSP, lonlats: np.ndarray, batch_size: int = 4096
-) -> np.ndarray:
+def location_vectors(model: CLOSP, lonlats: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """(M, 384) location embeddings of (M, 2) lon/lat degrees, in evaluation mode (chapter 7)."""
     import torch
 
@@ -130,9 +107,7 @@ def location_vectors(
     return torch.cat(parts).cpu().numpy()
 
 
-def rank_locations(
-    image_vectors: np.ndarray, location_vectors: np.ndarray, k: int = 5
-) -> tuple[np.ndarray, np.ndarray]:
+def rank_locations(image_vectors: np.ndarray, location_vectors: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the ``k`` most similar candidate locations per image, best first (chapter 7)."""
     from closp_lite.index import top_k
 
@@ -147,16 +122,11 @@ def error_summary(errors_km: np.ndarray) -> dict[str, float]:
     """Median error and the share (%) within each of :data:`THRESHOLDS_KM` (chapter 7)."""
     errors_km = np.asarray(errors_km, dtype=float)
     out = {"median_km": float(np.median(errors_km)), "mean_km": float(errors_km.mean())}
-    out |= {
-        f"within_{int(t)}km": float(100 * (errors_km <= t).mean())
-        for t in THRESHOLDS_KM
-    }
+    out |= {f"within_{int(t)}km": float(100 * (errors_km <= t).mean()) for t in THRESHOLDS_KM}
     return out
 
 
-def embed_images(
-    model: CLOSP, root: str | Path, split: str | None = "test"
-) -> EmbeddingIndex:
+def embed_images(model: CLOSP, root: str | Path, split: str | None = "test") -> EmbeddingIndex:
     """Image embeddings of a corpus split with a loaded model (chapter 7)."""
     from closp_lite.experiments import embed_corpus, model_encoders
 
@@ -183,9 +153,7 @@ def geolocate(
     index = index if index is not None else embed_images(model, root, split)
     where = corpus_lonlats(root, split)
     truth = np.array([where[k] for k in index.keys])
-    best, _ = rank_locations(
-        np.asarray(index.vectors), location_vectors(model, cands), 1
-    )
+    best, _ = rank_locations(np.asarray(index.vectors), location_vectors(model, cands), 1)
     guess = cands[best[:, 0]]
     centroid = spherical_centroid(train)
     errors = {
@@ -201,9 +169,7 @@ def geolocate(
     }
     for name, values in errors.items():
         out[name] = {"all": error_summary(values)} | {
-            m: error_summary(values[index.modalities == m])
-            for m in ("s1", "s2")
-            if (index.modalities == m).any()
+            m: error_summary(values[index.modalities == m]) for m in ("s1", "s2") if (index.modalities == m).any()
         }
     out |= {"keys": list(index.keys), "true": truth.tolist(), "guess": guess.tolist()}
     return out
@@ -229,18 +195,12 @@ def locate_key(
 
     with CrisisLandMark(root) as corpus:
         if key not in corpus:
-            raise ValueError(
-                f"sample {key!r} is not in {root}: list the keys with `closp-lite data info {root}`"
-            )
+            raise ValueError(f"sample {key!r} is not in {root}: list the keys with `closp-lite data info {root}`")
         patch, truth = corpus.read(key), np.array(corpus.lonlat(key))
     modality = patch.modality
     cands = candidates(training_lonlats(root), kind, step_deg)
     with torch.no_grad():
-        image = (
-            _geoclosp(model)
-            .eval()
-            .encode_image(torch.from_numpy(to_model_input(patch.image, modality))[None])
-        )
+        image = _geoclosp(model).eval().encode_image(torch.from_numpy(to_model_input(patch.image, modality))[None])
     idx, scores = rank_locations(image.cpu().numpy(), location_vectors(model, cands), k)
     guesses = [{"rank": r, "lon": float(cands[i, 0]), "lat": float(cands[i, 1]), "score": float(s),
                 "error_km": float(haversine_km(cands[i], truth))} for r, (i, s) in enumerate(zip(idx[0], scores[0]), start=1)]  # fmt: skip
@@ -253,18 +213,11 @@ def locate_key(
     }
 
 
-def near_mask(
-    lonlats: np.ndarray, centre: Sequence[float], radius_km: float
-) -> np.ndarray:
+def near_mask(lonlats: np.ndarray, centre: Sequence[float], radius_km: float) -> np.ndarray:
     """Boolean mask of the (N, 2) points within ``radius_km`` of ``centre`` = (lon, lat) (chapter 7)."""
     if radius_km <= 0:
         raise ValueError(f"the radius must be > 0 km, got {radius_km}")
-    return (
-        haversine_km(
-            np.asarray(lonlats, dtype=float), np.asarray(centre, dtype=float)[None, :]
-        )
-        <= radius_km
-    )
+    return haversine_km(np.asarray(lonlats, dtype=float), np.asarray(centre, dtype=float)[None, :]) <= radius_km
 
 
 def search_near(

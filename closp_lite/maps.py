@@ -34,28 +34,16 @@ def _want_interactive(interactive: bool | None) -> bool:
     return os.environ.get("CLOSP_LITE_STATIC_MAPS", "0") != "1" and _in_notebook()
 
 
-def _check(
-    lonlats: np.ndarray, names: Sequence[str], modalities: Sequence[str] | None
-) -> None:
+def _check(lonlats: np.ndarray, names: Sequence[str], modalities: Sequence[str] | None) -> None:
     if lonlats.ndim != 2 or lonlats.shape[1] != 2:
         raise ValueError(f"lonlats must have shape (N, 2), got {lonlats.shape}")
-    if len(names) != len(lonlats) or (
-        modalities is not None and len(modalities) != len(lonlats)
-    ):
+    if len(names) != len(lonlats) or (modalities is not None and len(modalities) != len(lonlats)):
         raise ValueError("lonlats, names and modalities must have the same length")
-    if (
-        not np.all(np.isfinite(lonlats))
-        or np.any(np.abs(lonlats[:, 1]) > 90)
-        or np.any(np.abs(lonlats[:, 0]) > 180)
-    ):
-        raise ValueError(
-            "lonlats must be finite (lon, lat) degrees with |lon| <= 180 and |lat| <= 90"
-        )
+    if not np.all(np.isfinite(lonlats)) or np.any(np.abs(lonlats[:, 1]) > 90) or np.any(np.abs(lonlats[:, 0]) > 180):
+        raise ValueError("lonlats must be finite (lon, lat) degrees with |lon| <= 180 and |lat| <= 90")
 
 
-def static_map(
-    lonlats: np.ndarray, names: Sequence[str], modalities: Sequence[str] | None = None
-) -> Figure:
+def static_map(lonlats: np.ndarray, names: Sequence[str], modalities: Sequence[str] | None = None) -> Figure:
     """Plot patch locations on a plain lon/lat graticule (the static fallback) and return the Figure."""
     from matplotlib.figure import Figure
 
@@ -66,15 +54,11 @@ def static_map(
     colours = [MODALITY_COLOURS.get(m, "k") for m in modalities] if modalities else "k"
     ax.scatter(lonlats[:, 0], lonlats[:, 1], c=colours, s=30, zorder=3)
     for (lon, lat), name in zip(lonlats, names, strict=True):
-        ax.annotate(
-            name, (lon, lat), xytext=(4, 4), textcoords="offset points", fontsize=7
-        )
+        ax.annotate(name, (lon, lat), xytext=(4, 4), textcoords="offset points", fontsize=7)
     pad = max(2.0, 0.15 * float(np.ptp(lonlats, axis=0).max(initial=0.0)))
     ax.set_xlim(lonlats[:, 0].min() - pad, lonlats[:, 0].max() + pad)
     ax.set_ylim(lonlats[:, 1].min() - pad, lonlats[:, 1].max() + pad)
-    ax.set_aspect(
-        1 / np.cos(np.deg2rad(lonlats[:, 1].mean()))
-    )  # equal distances at the mean latitude
+    ax.set_aspect(1 / np.cos(np.deg2rad(lonlats[:, 1].mean())))  # equal distances at the mean latitude
     ax.grid(True, alpha=0.4)
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
@@ -111,9 +95,7 @@ def locations_map(
     world = ipyleaflet.Map(center=centre, zoom=3, scroll_wheel_zoom=True)
     for i, ((lon, lat), name) in enumerate(zip(lonlats, names, strict=True)):
         colour = MODALITY_COLOURS.get(modalities[i], "black") if modalities else "black"
-        marker = ipyleaflet.CircleMarker(
-            location=(lat, lon), radius=6, color=colour, fill_color=colour, title=name
-        )
+        marker = ipyleaflet.CircleMarker(location=(lat, lon), radius=6, color=colour, fill_color=colour, title=name)
         world.add(marker)
     return world
 
@@ -179,9 +161,7 @@ def _leaflet(lonlats: np.ndarray, colours: Sequence[str], names: Sequence[str], 
         zoom=3,
         scroll_wheel_zoom=True,
     )
-    for (lon, lat), colour, name, size in zip(
-        lonlats, colours, names, sizes, strict=True
-    ):
+    for (lon, lat), colour, name, size in zip(lonlats, colours, names, sizes, strict=True):
         marker = ipyleaflet.CircleMarker(
             location=(lat, lon),
             radius=int(size),
@@ -202,11 +182,7 @@ def _leaflet(lonlats: np.ndarray, colours: Sequence[str], names: Sequence[str], 
             )
         )
     if legend:
-        world.add(
-            ipyleaflet.LegendControl(
-                legend, title=title or "legend", position="bottomright"
-            )
-        )
+        world.add(ipyleaflet.LegendControl(legend, title=title or "legend", position="bottomright"))
     return world
 
 
@@ -230,17 +206,13 @@ def _static_points(lonlats: np.ndarray, colours: Sequence[str], names: Sequence[
     pad = max(2.0, 0.1 * float(np.ptp(lonlats, axis=0).max(initial=0.0)))
     ax.set_xlim(lonlats[:, 0].min() - pad, lonlats[:, 0].max() + pad)
     ax.set_ylim(max(lonlats[:, 1].min() - pad, -90), min(lonlats[:, 1].max() + pad, 90))
-    ax.set_aspect(
-        1 / max(np.cos(np.deg2rad(lonlats[:, 1].mean())), 0.2)
-    )  # equal distances at the mean latitude
+    ax.set_aspect(1 / max(np.cos(np.deg2rad(lonlats[:, 1].mean())), 0.2))  # equal distances at the mean latitude
     ax.grid(True, alpha=0.4)
     ax.set(xlabel="longitude (deg)", ylabel="latitude (deg)", title=title)
     for name, colour in (legend or {}).items():
         ax.scatter([], [], c=colour, label=name, edgecolors="k", linewidths=0.3)
     if legend:
-        ax.legend(
-            loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False
-        )
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
     return fig
 
 
@@ -278,9 +250,7 @@ def results_map(
     context = np.asarray(context, dtype=float).reshape(-1, 2)
     hits = np.array([[r["lon"], r["lat"]] for r in results], dtype=float).reshape(-1, 2)
     lonlats = np.concatenate([context, hits])
-    names = [""] * len(context) + [
-        f"#{r['rank']} {r['key']}: {', '.join(r['labels'])}" for r in results
-    ]
+    names = [""] * len(context) + [f"#{r['rank']} {r['key']}: {', '.join(r['labels'])}" for r in results]
     colours = [CONTEXT_COLOUR] * len(context) + [RESULT_COLOUR] * len(hits)
     sizes = [2.5] * len(context) + [max(3.0, 9.0 - 0.5 * r["rank"]) for r in results]
     legend = {
@@ -306,13 +276,9 @@ def guesses_map(
     """The true location (green) and the ranked guesses of :func:`closp_lite.geolocation.locate_key` (red), joined by lines (chapter 7)."""
     true = (float(true_lonlat[0]), float(true_lonlat[1]))
     lonlats = np.array([true] + [(g["lon"], g["lat"]) for g in guesses], dtype=float)
-    names = ["true location"] + [
-        f"guess {g['rank']}: {g['error_km']:.0f} km off" for g in guesses
-    ]
+    names = ["true location"] + [f"guess {g['rank']}: {g['error_km']:.0f} km off" for g in guesses]
     colours = [TRUTH_COLOUR] + [RESULT_COLOUR] * len(guesses)
     sizes = [9.0] + [max(3.0, 8.0 - g["rank"]) for g in guesses]
     lines = [(true, (g["lon"], g["lat"])) for g in guesses]
     legend = {"true location": TRUTH_COLOUR, "guesses": RESULT_COLOUR}
-    return points_map(
-        lonlats, colours, names, sizes, lines, legend, "where on Earth?", interactive
-    )
+    return points_map(lonlats, colours, names, sizes, lines, legend, "where on Earth?", interactive)

@@ -26,17 +26,11 @@ def test_interactive_map_has_one_marker_per_point() -> None:
 
     world = locations_map(LONLATS, NAMES, interactive=True)
     assert isinstance(world, ipyleaflet.Map)
-    markers = [
-        layer for layer in world.layers if isinstance(layer, ipyleaflet.CircleMarker)
-    ]
-    assert sorted(tuple(m.location) for m in markers) == sorted(
-        (lat, lon) for lon, lat in LONLATS
-    )
+    markers = [layer for layer in world.layers if isinstance(layer, ipyleaflet.CircleMarker)]
+    assert sorted(tuple(m.location) for m in markers) == sorted((lat, lon) for lon, lat in LONLATS)
 
 
-@pytest.mark.parametrize(
-    "bad", [np.zeros((3, 3)), np.array([[0.0, 95.0]]), np.array([[np.nan, 0.0]])]
-)
+@pytest.mark.parametrize("bad", [np.zeros((3, 3)), np.array([[0.0, 95.0]]), np.array([[np.nan, 0.0]])])
 def test_bad_coordinates_are_refused(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         static_map(bad, ["x"] * len(bad))
@@ -60,9 +54,7 @@ def test_geoclosp_maps_static_and_interactive() -> None:
     assert label_colour(["Trees"])[1] == "#397d49"  # Dynamic World palette
     labels = [["Trees"], ["Grass"], ["Burned Area", "Shrub and Scrub"]]
     fig = labels_map(LONLATS, labels, NAMES)
-    assert (
-        isinstance(fig, Figure) and len(fig.axes[0].collections[0].get_offsets()) == 3
-    )
+    assert isinstance(fig, Figure) and len(fig.axes[0].collections[0].get_offsets()) == 3
     assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {
         "Trees",
         "Grass",
@@ -70,9 +62,7 @@ def test_geoclosp_maps_static_and_interactive() -> None:
     }
     rows = [{"rank": 1, "key": "a", "labels": ["Trees"], "lon": 25.0, "lat": 62.0}]
     fig = results_map(LONLATS, rows, "forest")
-    np.testing.assert_allclose(
-        fig.axes[0].collections[0].get_offsets()[-1], [25.0, 62.0]
-    )
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets()[-1], [25.0, 62.0])
     guesses = [
         {"rank": 1, "lon": 10.0, "lat": 50.0, "error_km": 300.0},
         {"rank": 2, "lon": 0.0, "lat": 40.0, "error_km": 900.0},
@@ -81,7 +71,5 @@ def test_geoclosp_maps_static_and_interactive() -> None:
     assert len(fig.axes[0].lines) == 2  # one line from the truth to each guess
     world = guesses_map((14.0, 47.5), guesses, interactive=True)
     assert isinstance(world, ipyleaflet.Map)
-    assert (
-        sum(isinstance(layer, ipyleaflet.CircleMarker) for layer in world.layers) == 3
-    )
+    assert sum(isinstance(layer, ipyleaflet.CircleMarker) for layer in world.layers) == 3
     assert sum(isinstance(layer, ipyleaflet.Polyline) for layer in world.layers) == 2

@@ -23,9 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="a GeoCLOSP run folder (`closp-lite train --model geoclosp`)",
     )
-    locate.add_argument(
-        "--data", required=True, type=Path, help="corpus folder holding the patch"
-    )
+    locate.add_argument("--data", required=True, type=Path, help="corpus folder holding the patch")
     locate.add_argument("--k", type=int, default=5, help="number of guesses")
     locate.add_argument("--candidates", choices=("train", "grid"), default="train",
                         help="candidate locations: the training patches' centres or a lon/lat grid over them")  # fmt: skip
@@ -51,9 +49,7 @@ def _locate(args: argparse.Namespace) -> int:
         args.grid_step,
     )
     lon, lat = result["true"]
-    lines = [
-        f"{args.key} ({result['modality']}) is at lon {lon:.3f}, lat {lat:.3f}; best guesses:"
-    ]
+    lines = [f"{args.key} ({result['modality']}) is at lon {lon:.3f}, lat {lat:.3f}; best guesses:"]
     lines += [
         f"{g['rank']:>3} lon {g['lon']:8.3f} lat {g['lat']:7.3f} score {g['score']:+.4f} error {g['error_km']:8.1f} km"
         for g in result["guesses"]

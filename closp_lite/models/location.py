@@ -48,19 +48,13 @@ def harmonic_angles(lonlat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         ValueError: for a shape other than (N, 2) or latitudes outside [-90, 90].
     """
     if lonlat.ndim != 2 or lonlat.shape[1] != 2:
-        raise ValueError(
-            f"locations must have shape (N, 2) as (lon, lat) degrees, got {tuple(lonlat.shape)}"
-        )
+        raise ValueError(f"locations must have shape (N, 2) as (lon, lat) degrees, got {tuple(lonlat.shape)}")
     if bool((lonlat[:, 1].abs() > 90).any()):
-        raise ValueError(
-            "latitudes must lie in [-90, 90] degrees: are lon and lat swapped?"
-        )
+        raise ValueError("latitudes must lie in [-90, 90] degrees: are lon and lat swapped?")
     return torch.deg2rad(lonlat[:, 1] + 90.0), torch.deg2rad(lonlat[:, 0] + 180.0)
 
 
-def associated_legendre(
-    n_degrees: int, theta: torch.Tensor
-) -> dict[tuple[int, int], torch.Tensor]:
+def associated_legendre(n_degrees: int, theta: torch.Tensor) -> dict[tuple[int, int], torch.Tensor]:
     """``P_l^m(cos theta)`` for ``0 <= m <= l < n_degrees``, without the Condon-Shortley phase (chapter 7).
 
     Uses the stable three-term recurrence in ``l`` from ``P_m^m = (2m-1)!! sin(theta)^m``;
@@ -73,35 +67,23 @@ def associated_legendre(
         if m + 1 < n_degrees:
             p[m + 1, m] = (2 * m + 1) * x * p[m, m]
         for degree in range(m + 2, n_degrees):
-            p[degree, m] = (
-                (2 * degree - 1) * x * p[degree - 1, m]
-                - (degree + m - 1) * p[degree - 2, m]
-            ) / (degree - m)
+            p[degree, m] = ((2 * degree - 1) * x * p[degree - 1, m] - (degree + m - 1) * p[degree - 2, m]) / (degree - m)
     return p
 
 
 def harmonic_index(n_degrees: int = N_HARMONICS) -> list[tuple[int, int]]:
     """The (l, m) of every feature, in feature order: l = 0 .. L-1, m = -l .. l (chapter 7)."""
-    return [
-        (degree, m) for degree in range(n_degrees) for m in range(-degree, degree + 1)
-    ]
+    return [(degree, m) for degree in range(n_degrees) for m in range(-degree, degree + 1)]
 
 
-def spherical_harmonics(
-    lonlat: torch.Tensor, n_degrees: int = N_HARMONICS
-) -> torch.Tensor:
+def spherical_harmonics(lonlat: torch.Tensor, n_degrees: int = N_HARMONICS) -> torch.Tensor:
     """Real spherical harmonics of (N, 2) lon/lat degrees -> (N, n_degrees**2), computed in float64 (chapter 7)."""
     theta, phi = harmonic_angles(lonlat.to(torch.float64))
     legendre = associated_legendre(n_degrees, theta)
     columns = []
     for degree, m in harmonic_index(n_degrees):
         a = abs(m)
-        norm = math.sqrt(
-            (2 * degree + 1)
-            / (4 * math.pi)
-            * math.factorial(degree - a)
-            / math.factorial(degree + a)
-        )
+        norm = math.sqrt((2 * degree + 1) / (4 * math.pi) * math.factorial(degree - a) / math.factorial(degree + a))
         if m == 0:
             columns.append(norm * legendre[degree, 0])
         else:
@@ -130,9 +112,7 @@ class Sine(nn.Module):
         return torch.sin(self.w0 * self.linear(x))
 
 
-def siren(
-    n_in: int = N_HARMONICS**2, width: int = SIREN_WIDTH, dropout: float = DROPOUT
-) -> nn.Sequential:
+def siren(n_in: int = N_HARMONICS**2, width: int = SIREN_WIDTH, dropout: float = DROPOUT) -> nn.Sequential:
     """SIREN MLP 100 -> 256 (sine, w0 30) -> 256 (sine, w0 1) -> dropout -> 256 (linear) (chapter 7)."""
     last = nn.Linear(width, width)
     bound = math.sqrt(6 / width) / HIDDEN_W0
@@ -165,7 +145,5 @@ class LocationEncoder(nn.Module):
     def forward(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Embed (N, 2) lon/lat degrees to (N, 384) unit vectors."""
         device = self.projection.weight.device
-        features = spherical_harmonics(lonlat.cpu(), self.n_degrees).to(
-            device=device, dtype=torch.float32
-        )
+        features = spherical_harmonics(lonlat.cpu(), self.n_degrees).to(device=device, dtype=torch.float32)
         return nn.functional.normalize(self.projection(self.siren(features)), dim=-1)
