@@ -181,6 +181,18 @@ def run_seed(
     return out
 
 
+def cached_seed(args: argparse.Namespace, root: Path, seed: int, runs: Path, docs: list[str], queries: list, qrels: dict, groups: dict) -> dict[str, Any]:
+    """:func:`run_seed`, read from / written to ``args.partial_dir`` when given."""
+    path = args.partial_dir / f"seed-{seed}.json" if args.partial_dir else None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text())
+    result = run_seed(args, root, seed, runs, docs, queries, qrels, groups)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result))
+    return result
+
+
 def summarise(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and standard deviation over seeds of every metric, and of GeoCLOSP - CLOSP."""
     summary: dict[str, Any] = {}
@@ -241,6 +253,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the mode's)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size per modality (default: the mode's)")
     parser.add_argument("--max-docs", type=int, default=None, help="search a fixed random subset of the test split (default: all)")
+    parser.add_argument("--partial-dir", type=Path, default=None,
+                        help="keep each seed's result here and reuse it: seeds can run in separate processes, then one run combines them")  # fmt: skip
+    parser.add_argument("--no-write", action="store_true", help="only compute the seeds (with --partial-dir); write no result file")
     args = parser.parse_args()
     import torch
 
@@ -252,7 +267,9 @@ def main() -> None:
         kinds = {q["kind"] for q in queries}
         groups = {g: [q["id"] for q in queries if q["kind"] in ks] for g, ks in KIND_GROUPS.items() if kinds & set(ks)}
         docs = searched_keys(root, args.max_docs)
-        per_seed = [run_seed(args, root, seed, Path(tmp), docs, queries, qrels, groups) for seed in args.seeds]
+        per_seed = [cached_seed(args, root, seed, Path(tmp), docs, queries, qrels, groups) for seed in args.seeds]
+    if args.no_write:
+        return
     payload = {"mode": args.mode, "seeds": args.seeds, "epochs": args.epochs, "batch_size": args.batch_size, "searched_documents": len(docs),
                "simulated": True, "corpus": str(root),
                "query_kinds": summary["kinds"], "query_groups": {g: list(k) for g, k in KIND_GROUPS.items()},
