@@ -33,18 +33,18 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, write_result
 
-from closp_lite.config import settings  # noqa: E402
-from closp_lite.data.datasets import CrisisLandMarkDataset  # noqa: E402
-from closp_lite.experiments import evaluate_index, load_queries, model_encoders  # noqa: E402
-from closp_lite.geolocation import corpus_lonlats, geolocate  # noqa: E402
-from closp_lite.index import EmbeddingIndex, embed_dataset  # noqa: E402
-from closp_lite.models.closp import CLOSP, ModelConfig  # noqa: E402
-from closp_lite.queries import build_queries  # noqa: E402
-from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
-from closp_lite.simulate.geography import REGIONS  # noqa: E402
-from closp_lite.training import TrainConfig, corpus_splits, train  # noqa: E402
+from closp_lite.config import settings
+from closp_lite.data.datasets import CrisisLandMarkDataset
+from closp_lite.experiments import evaluate_index, load_queries, model_encoders
+from closp_lite.geolocation import corpus_lonlats, geolocate
+from closp_lite.index import EmbeddingIndex, embed_dataset
+from closp_lite.models.closp import CLOSP, ModelConfig
+from closp_lite.queries import build_queries
+from closp_lite.simulate.corpus import sample_corpus
+from closp_lite.simulate.geography import REGIONS
+from closp_lite.training import TrainConfig, corpus_splits, train
 
 MODELS = ("closp", "geoclosp")
 HELD_OUT = (
@@ -85,16 +85,10 @@ def held_out(root: Path) -> set[str]:
 
 def geo_splits(root: Path, config: TrainConfig, excluded: set[str]) -> dict[str, Any]:
     """The training splits of ``config`` without the held-out regions' patches."""
-    out = {}
-    for modality, (tr, va) in corpus_splits(config).items():
-        keep = lambda ds: CrisisLandMarkDataset(
-            root,
-            modality=modality,
-            split="train",
-            keys=[k for k in ds.metadata["key"] if k not in excluded],
-        )  # noqa: E731
-        out[modality] = (keep(tr), keep(va))
-    return out
+    def keep(dataset: CrisisLandMarkDataset, modality: str) -> CrisisLandMarkDataset:
+        return CrisisLandMarkDataset(root, modality=modality, split="train", keys=[k for k in dataset.metadata["key"] if k not in excluded])
+
+    return {modality: (keep(tr, modality), keep(va, modality)) for modality, (tr, va) in corpus_splits(config).items()}
 
 
 def subset(index: EmbeddingIndex, keys: set[str]) -> EmbeddingIndex:
@@ -229,7 +223,7 @@ def markdown(record: dict[str, Any]) -> str:
              "nDCG@1000 and nDCG@10 (x 100) on the mixed corpus, mean +- std over seeds:", "",
              "| setting | query group | CLOSP @1000 | GeoCLOSP @1000 | Geo - CLOSP @1000 | Geo - CLOSP @10 | Geo - CLOSP mR |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
-    fmt = lambda v: f"{v[0]:.2f} +- {v[1]:.2f}"  # noqa: E731
+    fmt = lambda v: f"{v[0]:.2f} +- {v[1]:.2f}"
     for setting, groups in res["summary"].items():
         if setting == "geolocation":
             continue

@@ -183,7 +183,7 @@ def test_train_locate_search_near_evaluate_cli(corpus: Path, tmp_path: Path, cap
         "--data",
         str(corpus),
         "--epochs",
-        "1",
+        "3",
         "--batch-size",
         "4",
         "--json",
@@ -255,7 +255,7 @@ def test_geolocate_reports_model_and_baseline(corpus: Path, tmp_path: Path) -> N
     config = TrainConfig(
         mode="tiny",
         data=str(corpus),
-        epochs=1,
+        epochs=3,
         batch_size=4,
         model=ModelConfig(width=4, kind="geoclosp"),
     )

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from closp_lite.cli.common import add_json, command, emit
-
+from closp_lite.cli.common import UserError, add_json, command, emit
 
 _RUN_HELP = "the model: a run folder written by `closp-lite train`, or 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
 
@@ -53,10 +52,24 @@ def _encoders(run: str) -> Any:
     return untrained_encoders() if run == "untrained" else run_encoders(run)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from closp_lite.experiments import evaluate_encoders, load_queries
+def _corpus_folder(path: Path) -> Path:
+    if not path.is_dir():
+        raise UserError(f"--data {path} is not a folder: give the corpus folder (with metadata.parquet, crisislandmark.h5 and the shards)")
+    return path
 
-    queries, qrels = load_queries(args.data)
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.experiments import evaluate_encoders, load_queries
+    from closp_lite.queries import stale_judgements
+
+    queries, qrels = load_queries(_corpus_folder(args.data))
+    stale = stale_judgements(qrels, CrisisLandMark(args.data).keys())
+    if stale:
+        raise UserError(
+            f"{args.data}: the relevance judgements name {len(stale)} patches the corpus does not have (first: {stale[:3]}); "
+            f"the query set is stale - rebuild it with `closp-lite queries build {args.data} --out {args.data} --overwrite`"
+        )
     result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k)
     rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]
     for corpus, m in result["metrics"].items():
@@ -71,22 +84,26 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     from closp_lite.experiments import embed_corpus
 
-    index = embed_corpus(_encoders(args.run), args.data)
+    index = embed_corpus(_encoders(args.run), _corpus_folder(args.data))
     folder = index.save(args.out)
     emit(args, {"index": str(folder), "n": len(index), "dim": index.dim}, f"wrote {len(index)} embeddings to {folder}")
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
-    from closp_lite.experiments import embed_corpus, read_images, search_text
+    from closp_lite.experiments import check_index, embed_corpus, read_images, search_text
     from closp_lite.index import EmbeddingIndex
 
     encoders = _encoders(args.run)
-    index = EmbeddingIndex.load(args.index) if args.index else embed_corpus(encoders, args.data)
+    if args.index:
+        index = EmbeddingIndex.load(args.index)
+        check_index(index, encoders, _corpus_folder(args.data), where=str(args.index))
+    else:
+        index = embed_corpus(encoders, _corpus_folder(args.data))
     if args.near:
         from closp_lite.geolocation import search_near
 
-        rows = search_near(encoders, index, args.data, args.text, args.near, args.radius_km, args.k, args.modality)
+        rows = search_near(encoders, index, _corpus_folder(args.data), args.text, args.near, args.radius_km, args.k, args.modality)
     else:
         rows = search_text(encoders, index, args.text, args.k, args.modality)
     if args.figure:

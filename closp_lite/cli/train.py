@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", choices=("closp", "geoclosp"), default=None,
                         help="model kind (default closp; geoclosp adds a location encoder, chapter 7)")
     parser.add_argument("--location-trainable", action="store_true", help="GeoCLOSP: learn the SIREN too (default frozen)")
-    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt (with the saved settings)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --out (only the run's own files)")
     add_json(parser)
 
 
@@ -43,7 +44,7 @@ def _train(args: argparse.Namespace) -> int:
         config = replace(config, model=model)
     if config.model.location_trainable and config.model.kind != "geoclosp":
         raise ValueError("--location-trainable needs --model geoclosp")
-    result = train(config, args.out, resume=args.resume, progress=not args.json)
+    result = train(config, args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.json)
     from closp_lite.distributed import context
 
     if not context().is_main:
