@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from closp_lite.display import WithFallback
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -76,7 +78,10 @@ def locations_map(
     modalities: Sequence[str] | None = None,
     interactive: bool | None = None,
 ) -> Any:
-    """Return an ipyleaflet ``Map`` of patch locations in Jupyter, else the static Figure.
+    """Return an ipyleaflet ``Map`` with its static picture in Jupyter, else the static Figure (chapter 0).
+
+    In a notebook the result is a :class:`closp_lite.display.WithFallback`: JupyterLab shows the
+    interactive map (its ``.widget``), the HTML book the picture (its ``.figure``).
 
     Args:
         lonlats: (N, 2) longitude, latitude in degrees.
@@ -98,7 +103,7 @@ def locations_map(
         colour = MODALITY_COLOURS.get(modalities[i], "black") if modalities else "black"
         marker = ipyleaflet.CircleMarker(location=(lat, lon), radius=6, color=colour, fill_color=colour, title=name)
         world.add(marker)
-    return world
+    return WithFallback(world, static_map(lonlats, names, modalities))
 
 
 # ---------------------------------------------------------------- GeoCLOSP maps (chapter 7)
@@ -135,8 +140,10 @@ def points_map(
     title: str = "",
     interactive: bool | None = None,
 ) -> Any:
-    """Coloured points (and optional lines between (lon, lat) pairs): ipyleaflet in Jupyter, else a static Figure (chapter 7).
+    """Coloured points (and optional lines between (lon, lat) pairs) on a map (chapter 7).
 
+    In a notebook: a :class:`closp_lite.display.WithFallback` of the ipyleaflet map and its static
+    picture (JupyterLab shows the map, the HTML book the picture); elsewhere the static Figure.
     ``sizes`` are marker radii in pixels (default 5); ``legend`` maps a name to a colour.
     """
     lonlats = np.asarray(lonlats, dtype=float)
@@ -146,7 +153,8 @@ def points_map(
         raise ValueError("lonlats, colours, names and sizes must have the same length")
     if _want_interactive(interactive):
         try:
-            return _leaflet(lonlats, colours, names, sizes, lines, legend, title)
+            world = _leaflet(lonlats, colours, names, sizes, lines, legend, title)
+            return WithFallback(world, _static_points(lonlats, colours, names, sizes, lines, legend, title))
         except ImportError:
             pass
     return _static_points(lonlats, colours, names, sizes, lines, legend, title)

@@ -24,8 +24,11 @@ def test_static_fallback_outside_notebooks() -> None:
 def test_interactive_map_has_one_marker_per_point() -> None:
     import ipyleaflet
 
-    world = locations_map(LONLATS, NAMES, interactive=True)
+    shown = locations_map(LONLATS, NAMES, interactive=True)
+    world = shown.widget
     assert isinstance(world, ipyleaflet.Map)
+    bundle = shown._repr_mimebundle_()
+    assert bundle["image/png"] and "application/vnd.jupyter.widget-view+json" in bundle  # picture for the HTML book
     markers = [layer for layer in world.layers if isinstance(layer, ipyleaflet.CircleMarker)]
     assert sorted(tuple(m.location) for m in markers) == sorted((lat, lon) for lon, lat in LONLATS)
 
@@ -69,7 +72,8 @@ def test_geoclosp_maps_static_and_interactive() -> None:
     ]
     fig = guesses_map((14.0, 47.5), guesses)
     assert len(fig.axes[0].lines) == 2  # one line from the truth to each guess
-    world = guesses_map((14.0, 47.5), guesses, interactive=True)
-    assert isinstance(world, ipyleaflet.Map)
+    shown = guesses_map((14.0, 47.5), guesses, interactive=True)
+    world = shown.widget
+    assert isinstance(world, ipyleaflet.Map) and isinstance(shown.figure, Figure)  # the HTML book shows the figure
     assert sum(isinstance(layer, ipyleaflet.CircleMarker) for layer in world.layers) == 3
     assert sum(isinstance(layer, ipyleaflet.Polyline) for layer in world.layers) == 2
