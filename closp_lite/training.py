@@ -37,8 +37,8 @@ from closp_lite import distributed
 from closp_lite.config import DEFAULT_SEED, get_device, seed_everything, settings
 from closp_lite.data.module import MapDataset
 from closp_lite.distributed import Context, shard
-from closp_lite.losses import ClospLoss
-from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+from closp_lite.losses import ClospLoss, make_loss
+from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save, build_model
 from closp_lite.runfolder import RunFolder, check_same_settings, load_torch_file
 
 CHECKPOINT = "checkpoint.pt"
@@ -201,12 +201,12 @@ def random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
 
 
 def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
-    """Image and text features per modality, and the label keys for label-aware targets (chapter 5)."""
+    """Image and text (GeoCLOSP: and location) features per modality, and the label keys for label-aware targets (chapter 5)."""
     features, keys = {}, {}
     for modality, part in batch.items():
         images = part["image"] if generator is None else random_flips(part["image"], generator)
         images = images.to(device)
-        features[modality] = (model.encode_image(images, modality), model.encode_text(part["text"]))
+        features[modality] = model.features(images, part, modality)
         keys[modality] = [". ".join(labels) for labels in part["labels"]]
     return features, keys
 
@@ -320,11 +320,11 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
     seed_everything(config.seed)
     assert config.batch_size is not None and config.epochs is not None  # resolved
     splits = splits or corpus_splits(config)
-    model = CLOSP(config.model)
+    model = build_model(config.model)
     if config.init:
         model.warm_start(config.init)
     model = cast(CLOSP, distributed.sync_batchnorm(model, ctx, device).to(device))
-    loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
+    loss_fn = make_loss(config.model.kind, config.learnable_scale, config.label_aware).to(device)
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
     total = per_epoch * config.epochs

@@ -31,7 +31,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--modality", choices=["s1", "s2", "all"], default="all")
     search.add_argument("--k", type=int, default=12)
     search.add_argument("--figure", type=Path, help="save a grid of the results to this image file")
+    search.add_argument("--near", type=_lonlat, metavar="LON,LAT", help="keep only patches near this point (degrees)")
+    search.add_argument("--radius-km", type=float, default=100.0, help="radius of --near in km (default 100)")
     add_json(search)
+
+
+def _lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LON,LAT in degrees (e.g. 12.5,41.9), got {text!r}") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a (lon, lat) in degrees: |lon| <= 180, |lat| <= 90")
+    return lon, lat
 
 
 def _encoders(run: str) -> Any:
@@ -90,12 +102,20 @@ def _search(args: argparse.Namespace) -> int:
         check_index(index, encoders, _corpus_folder(args.data), where=str(args.index))
     else:
         index = embed_corpus(encoders, _corpus_folder(args.data))
-    rows = search_text(encoders, index, args.text, args.k, args.modality)
+    if args.near:
+        from closp_lite.geolocation import search_near
+
+        rows = search_near(encoders, index, _corpus_folder(args.data), args.text, args.near, args.radius_km, args.k, args.modality)
+    else:
+        rows = search_text(encoders, index, args.text, args.k, args.modality)
     if args.figure:
         from closp_lite.plotting import plot_search_results
 
         fig = plot_search_results(args.text, rows, read_images(args.data, [r["key"] for r in rows]))
         fig.savefig(args.figure, dpi=100)
     lines = [f"{r['rank']:>3} {r['score']:+.4f} {r['modality']} {r['key']}  {', '.join(r['labels'])}" for r in rows]
-    emit(args, {"query": args.text, "results": rows, "figure": str(args.figure) if args.figure else None}, "\n".join(lines))
+    payload = {"query": args.text, "results": rows, "figure": str(args.figure) if args.figure else None}
+    if args.near:
+        payload["near"] = {"lon": args.near[0], "lat": args.near[1], "radius_km": args.radius_km}
+    emit(args, payload, "\n".join(lines) or "no result within the radius")
     return 0
