@@ -1,0 +1,75 @@
+"""FAISS search (chapter 10): exact flat = closp-lite's exact search, IVF/HNSW recall reported, provenance checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from closp_lite.faiss_index import FaissSearcher, IndexSpec, build, check_provenance, keys_digest, recall_at_k, search_hits
+from closp_lite.index import EmbeddingIndex, top_k
+
+
+def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _embeddings(n: int = 300) -> EmbeddingIndex:
+    modalities = np.array(["s1", "s2"] * (n // 2))
+    return EmbeddingIndex(_unit(n), [f"k{i}" for i in range(n)], modalities, [["crops"]] * n)
+
+
+def test_auto_spec_is_exact_for_small_and_ivf_for_large() -> None:
+    assert IndexSpec().resolved(1000).kind == "flat"
+    large = IndexSpec().resolved(647_000)
+    assert large.kind == "ivf" and 1024 <= (large.nlist or 0) <= 4096
+    with pytest.raises(ValueError, match="unknown FAISS index kind"):
+        IndexSpec(kind="lsh").resolved(10)  # type: ignore[arg-type]
+
+
+def test_flat_index_equals_exact_search_and_filters_modality() -> None:
+    emb = _embeddings()
+    searcher = build(emb.vectors, IndexSpec(kind="flat"))
+    queries = _unit(5, seed=1)
+    exact_rows, exact_scores = top_k(queries, emb.vectors, 7)
+    rows, scores = searcher.search(queries, 7)
+    assert np.array_equal(rows, exact_rows) and np.allclose(scores, exact_scores, atol=1e-5)
+    assert searcher.info["recall_at_10"] == 1.0
+    hits = search_hits(searcher, emb, queries, 5, "s2")
+    assert all(emb.modalities[i] == "s2" for i in hits.indices.ravel())
+    assert hits.keys == emb.search(queries, 5, "s2").keys
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_index_reports_its_recall(kind: str) -> None:
+    vectors = _unit(4000, seed=2)
+    searcher = build(vectors, IndexSpec(kind=kind, nlist=16, nprobe=16), recall_queries=50)  # type: ignore[arg-type]
+    assert searcher.spec.kind == kind
+    assert 0.8 <= searcher.info["recall_at_10"] <= 1.0  # all 16 cells probed: only SQ8 rounding is lost
+    few = build(vectors, IndexSpec(kind="ivf", nlist=64, nprobe=1), recall_queries=50)
+    assert few.info["recall_at_10"] < searcher.info["recall_at_10"]  # one cell of 64: neighbours are missed
+
+
+def test_recall_at_k_counts_shared_results() -> None:
+    assert recall_at_k(np.array([[1, 2, 3, 4]]), np.array([[4, 3, 9, 8]]), k=4) == 0.5
+
+
+def test_save_load_and_provenance(tmp_path: Path) -> None:
+    emb = _embeddings()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.pt").write_bytes(b"weights one")
+    from closp_lite.faiss_index import model_digest
+
+    searcher = build(emb.vectors, IndexSpec(kind="flat"), {"model_sha256": model_digest(run), "keys_sha256": keys_digest(emb.keys)})
+    loaded = FaissSearcher.load(searcher.save(tmp_path / "index"))
+    check_provenance(loaded, emb, run, corpus_keys=list(reversed(emb.keys)))  # order does not matter
+    with pytest.raises(ValueError, match="other patches"):
+        check_provenance(loaded, emb, run, corpus_keys=emb.keys[:-1])
+    (run / "model.pt").write_bytes(b"weights two")
+    with pytest.raises(ValueError, match="weights differ"):
+        check_provenance(loaded, emb, run)
+    with pytest.raises(FileNotFoundError, match="closp-lite embed"):
+        FaissSearcher.load(tmp_path / "nothing")
