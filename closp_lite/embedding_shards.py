@@ -107,7 +107,7 @@ def embed_sharded(
     shard_size: int = DEFAULT_SHARD_SIZE,
     batch_size: int | None = None,
     workers: int = 0,
-    spec: IndexSpec = IndexSpec(),
+    spec: IndexSpec | None = None,
     stop_after_shards: int | None = None,
     progress: bool = True,
 ) -> tuple[EmbeddingIndex, FaissSearcher] | None:
@@ -122,7 +122,7 @@ def embed_sharded(
         shard_size: patches per shard; a resume loses at most one shard of work.
         batch_size: images per forward pass (default: the mode's ``embed_batch_size``).
         workers: DataLoader processes reading patches ahead (0: read in this process).
-        spec: which FAISS index to build.
+        spec: which FAISS index to build (default: exact up to 50,000 vectors, IVF above).
         stop_after_shards: stop (return ``None``) after writing this many new shards (simulates an interruption).
         progress: show progress bars.
 
@@ -151,6 +151,6 @@ def embed_sharded(
         written += 1
     embeddings = job.merge(len(ranges))
     embeddings.save(out)
-    searcher = build(embeddings.vectors, spec, provenance=plan)
+    searcher = build(embeddings.vectors, spec or IndexSpec(), provenance=plan)
     searcher.save(out)
     return embeddings, searcher

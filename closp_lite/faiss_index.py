@@ -163,7 +163,9 @@ class FaissSearcher:
         params = None
         if rows is not None and len(rows) < self.ntotal:
             selector = faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64))
-            params = {"ivf": faiss.SearchParametersIVF, "hnsw": faiss.SearchParametersHNSW}.get(self.spec.kind, faiss.SearchParameters)(sel=selector)
+            # Per-search parameters replace the index's own, so nprobe / efSearch are set again.
+            name = {"ivf": "SearchParametersIVF", "hnsw": "SearchParametersHNSW"}.get(self.spec.kind, "SearchParameters")
+            params = getattr(faiss, name)(sel=selector)
             if self.spec.kind == "ivf":
                 params.nprobe = self.spec.nprobe
             elif self.spec.kind == "hnsw":
@@ -204,7 +206,7 @@ class FaissSearcher:
 
 
 def build(
-    vectors: np.ndarray, spec: IndexSpec = IndexSpec(), provenance: dict[str, Any] | None = None, recall_queries: int = RECALL_QUERIES
+    vectors: np.ndarray, spec: IndexSpec | None = None, provenance: dict[str, Any] | None = None, recall_queries: int = RECALL_QUERIES
 ) -> FaissSearcher:
     """Build a FAISS index of ``vectors`` and measure its recall@10 against exact search (chapter 10).
 
@@ -216,7 +218,7 @@ def build(
     n, dim = vectors.shape
     if n == 0:
         raise ValueError("cannot index an empty set of vectors: the corpus split has no patches")
-    spec = spec.resolved(n)
+    spec = (spec or IndexSpec()).resolved(n)
     index = spec.factory(dim)
     start = time.perf_counter()
     if not index.is_trained:

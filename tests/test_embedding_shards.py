@@ -37,7 +37,7 @@ def test_resumed_embedding_equals_straight_run(tiny_corpus: tuple[Path, list], t
     assert sorted(p.name for p in (tmp_path / "resumed" / "shards").iterdir()) == ["00000", "00001", "plan.json"]
     resumed = embed_sharded(_encoders(), root, tmp_path / "resumed", "m1", shard_size=1, progress=False)
     assert resumed is not None
-    (a, _), (b, searcher) = straight, resumed
+    (a, _), (b, _) = straight, resumed
     assert a.keys == b.keys and len(a) == 4  # the 4 test-split patches
     assert np.array_equal(a.vectors, b.vectors)
     loaded = FaissSearcher.load(tmp_path / "resumed")
