@@ -38,6 +38,7 @@ from closp_lite.config import get_device, seed_everything, settings
 from closp_lite.distributed import Context, shard
 from closp_lite.losses import ClospLoss
 from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+from closp_lite.streaming import StreamConfig, autocast, stream_config
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
@@ -137,6 +138,11 @@ def corpus_splits(config: TrainConfig) -> Split:
     """
     from closp_lite.data.datasets import CrisisLandMarkDataset
 
+    corpus_val = settings(config.mode).corpus_val_fraction
+    if corpus_val is not None:  # full mode: the published splits (chapter 10)
+        from closp_lite.streaming import published_splits
+
+        return published_splits(config, corpus_val)
     root = config.data
     if root is None:
         from closp_lite.simulate import sample_corpus
@@ -165,17 +171,17 @@ def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]
     return [b for b in batches if len(b) == batch_size] or batches[:1]
 
 
-def _loader(dataset: Dataset, batch_size: int, seed: int | None, ctx: Context = Context(), workers: int = 0) -> DataLoader:
+def _loader(dataset: Dataset, batch_size: int, seed: int | None, ctx: Context = Context(), stream: StreamConfig | None = None) -> DataLoader:
     """A loader over this process's share of every global batch of ``batch_size x world_size`` samples."""
-    from closp_lite.data.datasets import collate
-
     batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]
-    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=workers)
+    from closp_lite.streaming import loader
+
+    return loader(dataset, batches, stream)
 
 
-def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context = Context(), workers: int = 0) -> Iterator[dict[str, dict]]:
+def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context = Context(), stream: StreamConfig | None = None) -> Iterator[dict[str, dict]]:
     """Yield ``{modality: batch}`` per step; the shorter modality's loader cycles with a new order."""
-    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch, ctx, workers) for m, (train, _) in splits.items()}
+    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch, ctx, stream) for m, (train, _) in splits.items()}
     steps = max(len(loader) for loader in loaders.values())
     iterators = {m: iter(loader) for m, loader in loaders.items()}
     for _ in range(steps):
@@ -305,10 +311,10 @@ def train(
     if ctx.distributed and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
+    seed_everything(config.seed)
+    splits = splits or corpus_splits(config)  # before the run folder exists: a bad corpus leaves no empty folder
     if ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
-    seed_everything(config.seed)
-    splits = splits or corpus_splits(config)
     model = distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device)
     loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
     scale_params = [p for p in loss_fn.parameters() if p.requires_grad]
@@ -321,7 +327,7 @@ def train(
         state = _restore(out, model, loss_fn, optimizer, scheduler)
     if ctx.is_main:
         (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
-    workers = settings(config.mode).num_workers
+    stream = stream_config(config.mode, device)
     start, data_s, compute_s, samples = time.perf_counter(), 0.0, 0.0, 0
     for epoch in range(state["step"] // per_epoch, config.epochs):
         model.train()
@@ -329,13 +335,14 @@ def train(
         first = state["step"] - epoch * per_epoch  # steps of this epoch already done before a resume
         bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and ctx.is_main), leave=False)
         tick = time.perf_counter()
-        for index, batch in enumerate(_epoch_batches(splits, config.batch_size, config.seed, epoch, ctx, workers)):
+        for index, batch in enumerate(_epoch_batches(splits, config.batch_size, config.seed, epoch, ctx, stream)):
             if index < first:
                 continue  # replaying the data order is cheap next to recomputing the step
             loaded = time.perf_counter()
             generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state["step"] * ctx.world_size + ctx.rank)
             optimizer.zero_grad(set_to_none=True)
-            values = backward_step(model, loss_fn, batch, generator, device)
+            with autocast(device, stream.precision):  # bfloat16 on GPUs (chapter 10)
+                values = backward_step(model, loss_fn, batch, generator, device)
             distributed.reduce_gradients(model.image_parameters(), ctx)
             distributed.reduce_gradients(scale_params, ctx, average=True)
             optimizer.step()
