@@ -47,12 +47,14 @@ __all__ = [
     "FAISS_INFO",
     "FLAT_MAX",
     "KINDS",
+    "FaissEmbeddingIndex",
     "FaissSearcher",
     "IndexSpec",
     "build",
     "check_provenance",
     "keys_digest",
     "model_digest",
+    "open_index",
     "recall_at_k",
     "search_hits",
 ]
@@ -260,3 +262,44 @@ def search_hits(searcher: FaissSearcher, embeddings: EmbeddingIndex, queries: np
     rows = embeddings.rows(modality)
     indices, scores = searcher.search(queries, min(k, len(rows)), None if modality == "all" else rows)
     return SearchHits(indices, scores, [[embeddings.keys[i] for i in row if i >= 0] for row in indices])
+
+
+class FaissEmbeddingIndex(EmbeddingIndex):
+    """An :class:`EmbeddingIndex` whose :meth:`search` goes through its FAISS index (chapter 10).
+
+    Everything that takes an embedding index (``closp_lite.experiments.search_text``, the
+    explorer) then searches with FAISS without knowing it; :meth:`scores` stays exact.
+    """
+
+    def __init__(self, embeddings: EmbeddingIndex, searcher: FaissSearcher) -> None:
+        super().__init__(embeddings.vectors, embeddings.keys, embeddings.modalities, embeddings.labels, embeddings.info)
+        self.searcher = searcher
+
+    def search(self, queries: np.ndarray, k: int = 10, modality: str = "all") -> SearchHits:
+        """Top-``k`` images for each query vector through FAISS, over one modality or all (chapter 10)."""
+        return search_hits(self.searcher, self, queries, k, modality)
+
+
+def open_index(folder: str | Path, run: str | Path, corpus: str | Path | None = None) -> EmbeddingIndex:
+    """Open an index folder for the model ``run``: through FAISS if it holds one, provenance checked (chapter 10).
+
+    With ``corpus`` (a corpus folder), the index must cover exactly the patches of the split it was
+    made from (``info.json``'s ``split``).
+
+    Raises:
+        FileNotFoundError: if the folder is not an embedding index.
+        ValueError: if the FAISS index was made by another model or for another corpus.
+    """
+    embeddings = EmbeddingIndex.load(folder)
+    if not (Path(folder) / FAISS_FILE).is_file():
+        return embeddings
+    searcher = FaissSearcher.load(folder)
+    keys = None
+    if corpus is not None:
+        from closp_lite.data.format import CrisisLandMark
+
+        table = CrisisLandMark(corpus).metadata
+        split = embeddings.info.get("split", "test")
+        keys = (table["key"] if split is None else table.loc[table["split"] == split, "key"]).tolist()
+    check_provenance(searcher, embeddings, run, keys)
+    return FaissEmbeddingIndex(embeddings, searcher)

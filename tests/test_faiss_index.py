@@ -84,3 +84,23 @@ def test_save_load_and_provenance(tmp_path: Path) -> None:
         check_provenance(loaded, emb, run)
     with pytest.raises(FileNotFoundError, match="closp-lite embed"):
         FaissSearcher.load(tmp_path / "nothing")
+
+
+def test_cli_embed_then_search_through_faiss(tiny_corpus: tuple[Path, list], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from closp_lite.cli import main
+
+    root, _ = tiny_corpus
+    index = tmp_path / "index"
+    assert main(["embed", "untrained", "--data", str(root), "--out", str(index), "--shard-size", "2", "--json"]) == 0
+    built = json.loads(capsys.readouterr().out)
+    assert built["n"] == 4 and built["faiss"] == "flat" and built["recall_at_10"] == 1.0
+    assert sorted(p.name for p in (index / "shards").iterdir()) == ["00000", "00001", "plan.json"]
+    assert main(["search", "coniferous forest", "--run", "untrained", "--data", str(root), "--index", str(index), "--k", "3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["results"]
+    assert len(found) == 3 and all(r["key"].startswith(("s1_", "s2_")) for r in found)
+    info = json.loads((index / "faiss.json").read_text())
+    (index / "faiss.json").write_text(json.dumps({**info, "model_sha256": "another model"}))
+    assert main(["search", "forest", "--run", "untrained", "--data", str(root), "--index", str(index)]) == 1
+    assert "weights differ" in capsys.readouterr().err
