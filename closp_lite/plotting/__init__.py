@@ -1,11 +1,12 @@
 """Every plotting function of closp-lite; each returns a :class:`matplotlib.figure.Figure`.
 
 One submodule per concern: ``images`` (patches, chapter 0), ``physics`` (chapters 1-2),
-``labels`` (chapters 3-4), ``training`` (chapter 5), ``retrieval`` (chapter 6).
+``labels`` (chapters 3-4), ``training`` (chapter 5), ``retrieval`` (chapter 6), ``scale`` (chapter 10).
 """
 
 from closp_lite.plotting.images import *  # noqa: F403
 from closp_lite.plotting.labels import *  # noqa: F403
 from closp_lite.plotting.physics import *  # noqa: F403
 from closp_lite.plotting.retrieval import *  # noqa: F403
+from closp_lite.plotting.scale import *  # noqa: F403
 from closp_lite.plotting.training import *  # noqa: F403
