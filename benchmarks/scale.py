@@ -238,8 +238,8 @@ def cost_benchmark(sizes: list[int], workdir: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- GPU
 
 
-def gpu_benchmark(device: str, batch: int, steps: int, compile_model: bool) -> dict[str, Any]:
-    """Loader-only and model-only patches/s (bf16 autocast) on one GPU, and the model in two processes."""
+def gpu_benchmark(device: str, batch: int, steps: int, compile_model: bool, archs: list[str]) -> dict[str, Any]:
+    """Loader-only and model-only patches/s (bf16 autocast) on one GPU, and the model in two processes (Fabric DDP)."""
     from closp_lite.data.datasets import CrisisLandMarkDataset
     from closp_lite.simulate import sample_corpus
     from closp_lite.streaming import (
@@ -250,19 +250,20 @@ def gpu_benchmark(device: str, batch: int, steps: int, compile_model: bool) -> d
         model_throughput,
     )
 
-    root = sample_corpus("sample", progress=False)
+    cuda = device.startswith("cuda")
+    root = sample_corpus(progress=False)  # the mode's simulated corpus (sample unless CLOSP_LITE_MODE says otherwise)
     dataset = CrisisLandMarkDataset(root, modality="s2")
-    rows = [{"what": "loader only", "workers": w, "patches_per_s": round(loader_throughput(loader(dataset, batch, StreamConfig(workers=w, pin_memory=True))), 1)}
+    rows = [{"what": "loader only", "workers": w, "patches_per_s": round(loader_throughput(loader(dataset, batch, StreamConfig(workers=w, pin_memory=cuda))), 1)}
             for w in (0, 4, 8)]  # fmt: skip
-    for arch in ("small_cnn", "resnet50"):
-        for precision in ("fp32", "bf16"):
-            rows.append({"what": "model only", "arch": arch, "precision": precision, "processes": 1, "compile": False,
-                         "patches_per_s": round(model_throughput(arch, batch, steps, device, precision), 1)})  # fmt: skip
-        if compile_model:
-            rows.append({"what": "model only", "arch": arch, "precision": "bf16", "processes": 1, "compile": True,
-                         "patches_per_s": round(model_throughput(arch, batch, steps, device, "bf16", compile_model=True), 1)})  # fmt: skip
-        rows.append({"what": "model only", "arch": arch, "precision": "bf16", "processes": 2, "compile": False,
-                     "patches_per_s": round(fabric_throughput(arch, batch, steps, devices=2), 1)})  # fmt: skip
+    print(rows, flush=True)
+    for arch in archs:
+        variants = [("fp32", False), ("bf16", False)] + ([("bf16", True)] if compile_model else [])
+        for precision, compiled in variants:
+            rate = model_throughput(arch, batch, steps, device, precision, compile_model=compiled)  # type: ignore[arg-type]
+            rows.append({"what": "model only", "arch": arch, "precision": precision, "processes": 1, "compile": compiled, "patches_per_s": round(rate, 1)})
+            print(rows[-1], flush=True)
+        rate = fabric_throughput(arch, batch, steps, devices=2, accelerator="cuda" if cuda else "cpu", precision="bf16-mixed" if cuda else "32-true")
+        rows.append({"what": "model only", "arch": arch, "precision": "bf16" if cuda else "fp32", "processes": 2, "compile": False, "patches_per_s": round(rate, 1)})
         print(rows[-1], flush=True)
     return {"device": device, "batch_per_process": batch, "steps": steps, "rows": rows, "note": "S2 patches of the simulated sample corpus"}
 
@@ -320,6 +321,8 @@ def main() -> None:
     gpu.add_argument("--batch", type=int, default=128)
     gpu.add_argument("--steps", type=int, default=20)
     gpu.add_argument("--compile", action="store_true")
+    gpu.add_argument("--archs", nargs="+", default=["small_cnn", "resnet50"])
+    gpu.add_argument("--dry-run", action="store_true", help="print the results, do not write them (smoke test on a CPU)")
     args = parser.parse_args()
     if args.what == "search":
         _update("search", search_benchmark(args.n, args.hnsw))
@@ -328,7 +331,9 @@ def main() -> None:
     elif args.what == "stage":
         print(json.dumps(stage(args.name, args.size, args.workdir)))
     else:
-        _update("gpu", gpu_benchmark(args.device, args.batch, args.steps, args.compile))
+        result = gpu_benchmark(args.device, args.batch, args.steps, args.compile, args.archs)
+        if not args.dry_run:
+            _update("gpu", result)
 
 
 if __name__ == "__main__":
