@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def _update(section: str, payload: dict[str, Any]) -> None:
     results = {**old.get("results", {}), section: payload}
     commands = {**old.get("results", {}).get("commands", {}), section: " ".join(sys.argv)}
     results["commands"] = commands
+    # The 2 cores may be shared: the load average says how far the times are from an idle machine.
+    payload["load_average_1_5_15"] = [round(x, 1) for x in os.getloadavg()]
     write_result(NAME, results)
     (RESULTS / f"{NAME}.md").write_text(_markdown(results))
 
