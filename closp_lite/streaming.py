@@ -11,6 +11,12 @@
 * **Published splits** (:func:`published_splits`): full mode trains on the whole ``train`` split
   (20 % of CrisisLandMark) and validates on a small seeded sample of the ``test`` split (the
   80 % corpus), as upstream did (0.2 %).
+* **Large batches in small memory** (:func:`cached_backward`): the gradient cache of Gao et al.
+  (2021). Plain gradient accumulation would change a contrastive loss (each micro-batch would only
+  see its own negatives); instead the image features of the whole batch are computed without
+  activations, the loss of the whole batch gives their gradients, and each micro-batch is
+  recomputed with activations and back-propagated with its share. Exact, for towers without
+  batch-dependent layers (batch normalisation sees micro-batches).
 * **Throughput** (:func:`loader_throughput`, :func:`model_throughput`, :func:`fabric_throughput`):
   patches per second of the loader alone and of the model alone (optionally ``torch.compile``-d),
   in one process or in several under Lightning Fabric's DDP, to tell which one is the bottleneck.
@@ -39,6 +45,7 @@ Precision = Literal["fp32", "bf16"]
 __all__ = [
     "StreamConfig",
     "autocast",
+    "cached_backward",
     "fabric_throughput",
     "loader",
     "loader_throughput",
@@ -124,6 +131,33 @@ def published_splits(config: Any, val_fraction: float) -> dict[str, tuple[Any, A
         out[modality] = (train, CrisisLandMarkDataset(config.data, modality=modality, split="test", text_style=config.text_style,
                                                       keys=[keys[i] for i in chosen]))  # fmt: skip
     return out
+
+
+def cached_backward(
+    encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, texts: torch.Tensor,
+    loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], micro_batch: int,
+) -> float:  # fmt: skip
+    """Back-propagate the loss of a whole batch, holding the activations of ``micro_batch`` images at a time (chapter 10).
+
+    ``encode`` maps images to features (e.g. one image tower), ``texts`` are the (frozen) caption
+    features and ``loss_of(image_features, texts)`` the batch loss (e.g. a modality's CLOSP loss).
+    The gradients left in ``encode``'s parameters equal those of one backward pass over the whole
+    batch. Returns the loss.
+    """
+    import torch
+
+    if micro_batch < 1:
+        raise ValueError(f"micro_batch must be a positive integer, got {micro_batch}")
+    chunks = images.split(micro_batch)
+    with torch.no_grad():
+        features = torch.cat([encode(chunk) for chunk in chunks])
+    features.requires_grad_(True)
+    loss = loss_of(features, texts)
+    loss.backward()
+    assert features.grad is not None
+    for chunk, grad in zip(chunks, features.grad.split(micro_batch)):
+        encode(chunk).backward(grad)
+    return float(loss.detach())
 
 
 def loader_throughput(batches: Iterable[dict[str, Any]], max_batches: int | None = None) -> float:

@@ -14,6 +14,7 @@ from closp_lite.data.datasets import CrisisLandMarkDataset
 from closp_lite.streaming import (
     StreamConfig,
     autocast,
+    cached_backward,
     fabric_throughput,
     loader,
     loader_throughput,
@@ -91,3 +92,18 @@ def test_train_full_on_a_corpus_folder(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["steps"] >= 1
     assert (tmp_path / "run" / "model.pt").is_file()
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["mode"] == "full"
+
+
+def test_gradient_cache_equals_one_big_batch() -> None:
+    from closp_lite.losses import contrastive_loss
+
+    torch.manual_seed(0)
+    tower = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 8))
+    images, texts = torch.randn(12, 2, 4, 4), torch.nn.functional.normalize(torch.randn(12, 8), dim=-1)
+    encode = lambda x: torch.nn.functional.normalize(tower(x), dim=-1)
+    contrastive_loss(encode(images), texts).backward()
+    expected = [p.grad.clone() for p in tower.parameters()]
+    tower.zero_grad()
+    loss = cached_backward(encode, images, texts, contrastive_loss, micro_batch=5)
+    assert loss == pytest.approx(float(contrastive_loss(encode(images), texts)), rel=1e-6)
+    assert all(torch.allclose(p.grad, e, atol=1e-6) for p, e in zip(tower.parameters(), expected))
