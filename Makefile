@@ -1,6 +1,6 @@
 # closp-lite: every target does its own set-up, so each works on a fresh clone.
 #   make tour   set up, then run the main job on the bundled data (outputs in ./outputs)
-#   make test   set up, then run the whole test suite (what CI runs)
+#   make test   set up, then ruff, mypy and the whole test suite (what CI runs)
 #   make book   set up, then build the HTML book offline (book/_build/html)
 
 PYTHON ?= python3.12
@@ -22,6 +22,8 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 test: setup
+	$(BIN)/ruff check closp_lite tests benchmarks
+	$(BIN)/mypy closp_lite
 	CLOSP_LITE_MODE=tiny $(BIN)/python -m pytest -q
 
 tour: setup

@@ -36,14 +36,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, write_result
 
-from closp_lite.data.bands import S1_BANDS, S2_BANDS  # noqa: E402
-from closp_lite.labels import DW_CLASSES  # noqa: E402
-from closp_lite.physics.optical import index_cover, to_reflectance  # noqa: E402
-from closp_lite.simulate import simulate_scene  # noqa: E402
-from closp_lite.simulate.corpus import make_patch, plan_corpus  # noqa: E402
-from closp_lite.simulate.geography import LANDCOVER_REGIONS  # noqa: E402
+from closp_lite.data.bands import S1_BANDS, S2_BANDS
+from closp_lite.labels import DW_CLASSES
+from closp_lite.physics.optical import index_cover, to_reflectance
+from closp_lite.simulate import simulate_scene
+from closp_lite.simulate.corpus import make_patch, plan_corpus
+from closp_lite.simulate.geography import LANDCOVER_REGIONS
 
 VEGETATION = {"Trees", "Crops", "Grass", "Shrub and Scrub", "Flooded Vegetation"}
 # Which Dynamic World labels an index cover type can stand for.

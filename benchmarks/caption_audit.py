@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, write_result
 
-from closp_lite.captions import audit_table, caption_table  # noqa: E402
-from closp_lite.data.format import CrisisLandMark  # noqa: E402
-from closp_lite.simulate.samples import default_samples_dir  # noqa: E402
+from closp_lite.captions import audit_table, caption_table
+from closp_lite.data.format import CrisisLandMark
+from closp_lite.simulate.samples import default_samples_dir
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     write_result("caption_audit", {
         "corpus": str(args.root.name),
         "simulated": True,
-        "patches": int(len(metadata)),
+        "patches": len(metadata),
         "seed": args.seed,
         "styles": table.round(4).to_dict(orient="index"),
     })

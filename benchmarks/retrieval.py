@@ -36,15 +36,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, write_result
 
-from closp_lite import seed_everything  # noqa: E402
-from closp_lite.captions import build_captions  # noqa: E402
-from closp_lite.experiments import Encoders, load_queries, run_encoders, run_experiments, untrained_encoders  # noqa: E402
-from closp_lite.models.closp import ModelConfig  # noqa: E402
-from closp_lite.queries import build_queries  # noqa: E402
-from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
-from closp_lite.training import TrainConfig, train  # noqa: E402
+from closp_lite import seed_everything
+from closp_lite.captions import build_captions
+from closp_lite.experiments import Encoders, load_queries, run_encoders, run_experiments, untrained_encoders
+from closp_lite.models.closp import ModelConfig
+from closp_lite.queries import build_queries
+from closp_lite.simulate.corpus import sample_corpus
+from closp_lite.training import TrainConfig, train
 
 PAPER = {
     "source": "Rege Cambrin et al., arXiv 2507.10403 (CLOSP), numbers as quoted in shared/reference/closp.md section 5 (unverified)",

@@ -205,9 +205,8 @@ def stage(name: str, size: int, workdir: Path) -> dict[str, Any]:
     elif name == "embed":
         from closp_lite.embedding_shards import embed_sharded
         from closp_lite.experiments import run_encoders
-        from closp_lite.faiss_index import model_digest
 
-        done = embed_sharded(run_encoders(run), root, out, model_digest(run), progress=False)
+        done = embed_sharded(run_encoders(run), root, out, progress=False)
         assert done is not None
         patches = len(done[0])
         return {"stage": name, "size": size, "seconds": round(time.perf_counter() - start, 2), "patches": patches,

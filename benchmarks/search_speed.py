@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from closp_lite import seed_everything  # noqa: E402
-from closp_lite.index import EmbeddingIndex  # noqa: E402
+from closp_lite import seed_everything
+from closp_lite.index import EmbeddingIndex
 
 DIM = 384
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from closp_lite.simulate import sample_corpus  # noqa: E402
-from closp_lite.training import TrainConfig, train  # noqa: E402
+from closp_lite.simulate import sample_corpus
+from closp_lite.training import TrainConfig, train
 
 
 def peak_memory_gb() -> float:

@@ -5,17 +5,19 @@ Heavy dependencies (torch, torchgeo, transformers) are imported lazily by the mo
 that need them, so ``import closp_lite`` stays fast.
 """
 
-from closp_lite.config import Mode, ScaleSettings, data_dir, get_device, get_mode, seed_everything, settings
+from closp_lite.config import Mode, ScaleSettings, Settings, data_dir, get_device, get_mode, resolve, seed_everything, settings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Mode",
     "ScaleSettings",
+    "Settings",
     "__version__",
     "data_dir",
     "get_device",
     "get_mode",
+    "resolve",
     "seed_everything",
     "settings",
 ]

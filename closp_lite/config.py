@@ -4,7 +4,11 @@
   a Binder machine with 2 cores and 2 GB) or ``full`` (the real corpus on GPUs).
 * The data directory ``CLOSP_LITE_DATA_DIR`` (default ``~/.cache/closp_lite``).
 * The device ``CLOSP_LITE_DEVICE`` (default: CUDA if available, else CPU).
+* Static maps ``CLOSP_LITE_STATIC_MAPS=1`` (no tile server needed).
 * Seeding for Python, NumPy and PyTorch.
+
+:func:`resolve` reads these variables once into a typed :class:`Settings`; no other module reads
+the environment for them.
 
 Every size that depends on the scale lives in :class:`ScaleSettings`, so no other module
 branches on the mode string.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
@@ -59,39 +64,76 @@ _SETTINGS: dict[str, ScaleSettings] = {
 }
 
 
-def get_mode(mode: str | None = None) -> Mode:
-    """Return the scale mode: ``mode`` if given, else ``$CLOSP_LITE_MODE``, else ``sample``.
+@dataclass(frozen=True)
+class Settings:
+    """Everything closp-lite takes from its environment, resolved once by :func:`resolve` (chapter 0).
 
-    Raises:
-        ValueError: if the mode is not one of ``tiny``, ``sample``, ``full``.
+    Pass this object (or its :attr:`scale`) down instead of reading the environment again, so a
+    mode given on the command line reaches every function that depends on it.
     """
-    value = (mode or os.environ.get("CLOSP_LITE_MODE") or DEFAULT_MODE).strip().lower()
+
+    scale: ScaleSettings
+    data_dir: Path
+    device: str | None  # None: CUDA if available, else CPU
+    static_maps: bool
+
+    @property
+    def mode(self) -> Mode:
+        """The scale mode (``tiny`` / ``sample`` / ``full``)."""
+        return self.scale.mode
+
+
+def _parse_mode(value: str) -> Mode:
+    value = value.strip().lower()
     if value not in MODES:
         raise ValueError(f"unknown closp-lite mode {value!r}: choose one of {', '.join(MODES)} (CLOSP_LITE_MODE)")
     return value  # type: ignore[return-value]
 
 
+def resolve(mode: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the settings: arguments first, then ``CLOSP_LITE_*`` variables, then defaults (chapter 0).
+
+    The only function of closp-lite that reads ``CLOSP_LITE_*`` environment variables.
+
+    Raises:
+        ValueError: if the mode is not one of ``tiny``, ``sample``, ``full``.
+    """
+    env = os.environ if environ is None else environ
+    scale = _SETTINGS[_parse_mode(mode or env.get("CLOSP_LITE_MODE") or DEFAULT_MODE)]
+    root = Path(env.get("CLOSP_LITE_DATA_DIR") or Path.home() / ".cache" / "closp_lite").expanduser()
+    return Settings(scale, root, env.get("CLOSP_LITE_DEVICE") or None, env.get("CLOSP_LITE_STATIC_MAPS", "0") == "1")
+
+
+def get_mode(mode: str | None = None) -> Mode:
+    """Return the scale mode: ``mode`` if given, else ``$CLOSP_LITE_MODE``, else ``sample`` (chapter 0).
+
+    Raises:
+        ValueError: if the mode is not one of ``tiny``, ``sample``, ``full``.
+    """
+    return resolve(mode).mode
+
+
 def settings(mode: str | None = None) -> ScaleSettings:
-    """Return the :class:`ScaleSettings` of ``mode`` (default: :func:`get_mode`)."""
-    return _SETTINGS[get_mode(mode)]
+    """Return the :class:`ScaleSettings` of ``mode`` (default: :func:`get_mode`) (chapter 0)."""
+    return resolve(mode).scale
 
 
 def data_dir(create: bool = True) -> Path:
-    """Return the data directory (``$CLOSP_LITE_DATA_DIR`` or ``~/.cache/closp_lite``).
+    """Return the data directory (``$CLOSP_LITE_DATA_DIR`` or ``~/.cache/closp_lite``) (chapter 0).
 
     Generated corpora, converted example patches and downloads are cached here.
     """
-    path = Path(os.environ.get("CLOSP_LITE_DATA_DIR") or Path.home() / ".cache" / "closp_lite").expanduser()
+    path = resolve().data_dir
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def get_device(prefer: str | None = None) -> torch.device:
-    """Return the torch device: ``prefer``, else ``$CLOSP_LITE_DEVICE``, else CUDA if available, else CPU."""
+    """Return the torch device: ``prefer``, else ``$CLOSP_LITE_DEVICE``, else CUDA if available, else CPU (chapter 0)."""
     import torch
 
-    name = prefer or os.environ.get("CLOSP_LITE_DEVICE")
+    name = prefer or resolve().device
     if name:
         device = torch.device(name)
         if device.type == "cuda" and not torch.cuda.is_available():

@@ -5,8 +5,8 @@ Embedding the 517,000-patch corpus split takes hours on one GPU and days on a CP
 writes each range as a small embedding-index folder under ``OUT/shards/`` (``00000``, ``00001``,
 ... written as ``NNNNN.part`` and renamed when complete). Started again on the same folder it skips
 the complete shards, so an interrupted run resumed gives exactly the vectors of a straight run
-(the model is in eval mode, the inputs are the same). ``OUT/shards/plan.json`` records the model,
-the corpus keys and the shard size; a resume with anything else is refused.
+(the model is in eval mode, the inputs are the same). ``OUT/shards/plan.json`` records the model's
+fingerprint, the corpus keys and the shard size; a resume with anything else is refused.
 
 When every shard is there they are merged into ``OUT`` (an :class:`~closp_lite.index.EmbeddingIndex`
 folder) and a FAISS index is built beside them (:mod:`closp_lite.faiss_index`), with its provenance.
@@ -102,7 +102,6 @@ def embed_sharded(
     encoders: Encoders,
     root: str | Path,
     out: str | Path,
-    model_sha256: str,
     split: str | None = "test",
     shard_size: int = DEFAULT_SHARD_SIZE,
     batch_size: int | None = None,
@@ -117,7 +116,6 @@ def embed_sharded(
         encoders: the model (``encoders.image`` embeds a batch of one modality).
         root: the corpus folder.
         out: the index folder to write (``shards/`` inside it holds the work in progress).
-        model_sha256: what identifies the model (:func:`closp_lite.faiss_index.model_digest`).
         split: ``test`` (the searched 80 %), ``train`` or ``None`` (every patch).
         shard_size: patches per shard; a resume loses at most one shard of work.
         batch_size: images per forward pass (default: the mode's ``embed_batch_size``).
@@ -136,7 +134,7 @@ def embed_sharded(
     dataset = CrisisLandMarkDataset(root, split=split)
     keys = dataset.metadata["key"].tolist()
     ranges = shard_ranges(len(keys), shard_size)
-    plan = {"run": encoders.name, "model_sha256": model_sha256, "corpus": str(root), "split": split,
+    plan = {"model": encoders.name, "model_fingerprint": encoders.fingerprint, "corpus": str(root), "split": split,
             "keys_sha256": keys_digest(keys), "n": len(keys), "shard_size": shard_size}  # fmt: skip
     job = ShardedEmbedding(out, plan)
     batch = batch_size or settings().embed_batch_size

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from closp_lite import evaluation
-from closp_lite.config import DEFAULT_SEED, seed_everything, settings
+from closp_lite.config import DEFAULT_SEED, ScaleSettings, seed_everything, settings
 from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
 __all__ = [
     "CURVE_KS",
     "Encoders",
+    "check_index",
     "corpus_labels",
     "corpus_samples",
     "embed_corpus",
@@ -54,6 +55,7 @@ class Encoders:
     image: Callable[[torch.Tensor], torch.Tensor]
     text: Callable[[Sequence[str]], torch.Tensor]
     name: str = "model"
+    fingerprint: str = ""  # identifies the weights (e.g. the sha256 of model.pt), stored with an index
 
 
 def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", pooling: str = "cls") -> Encoders:
@@ -78,7 +80,7 @@ def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", poolin
         with torch.no_grad():
             return by_channels[images.shape[1]](images)
 
-    return Encoders(image, text.encode, name="untrained")
+    return Encoders(image, text.encode, name="untrained", fingerprint=f"untrained:{arch}:{pooling}:seed{seed}")
 
 
 def run_encoders(run_dir: str | Path) -> Encoders:
@@ -101,58 +103,73 @@ def run_encoders(run_dir: str | Path) -> Encoders:
         with torch.no_grad():
             return model.encode_text(texts)
 
-    return Encoders(image, text, name=Path(run_dir).name)
+    from closp_lite.data.checksum import sha256_of
+    from closp_lite.models.closp import WEIGHTS_FILE
 
-
-def _split_table(corpus: Any, split: str | None) -> Any:
-    table = corpus.metadata if split is None else corpus.metadata[corpus.metadata["split"] == split]
-    if table.empty:
-        raise ValueError(f"{corpus.root}: no patches in split {split!r} (splits present: {sorted(set(corpus.metadata['split']))})")
-    return table
+    return Encoders(image, text, name=Path(run_dir).name, fingerprint=sha256_of(Path(run_dir) / WEIGHTS_FILE))
 
 
 def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tuple[str, list[str]]]:
     """``key -> (modality, harmonized labels)`` of a split, from the metadata alone (no image read) (chapter 6)."""
-    from closp_lite.data.format import CrisisLandMark
-    from closp_lite.labels import harmonize
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
-    with CrisisLandMark(root) as corpus:
-        table = _split_table(corpus, split)
-        return {key: (m, harmonize(labels).labels) for key, m, labels in zip(table["key"], table["modality"], table["labels"])}
+    return CrisisLandMarkDataModule(root).labels(split)
 
 
-def corpus_samples(root: str | Path, split: str | None = "test") -> Iterator[dict[str, Any]]:
+def corpus_samples(root: str | Path, split: str | None = "test", scale: ScaleSettings | None = None) -> Iterator[dict[str, Any]]:
     """Yield ``image`` (model-ready tensor), ``key``, ``modality`` and harmonized ``labels`` per patch (chapter 6).
 
     ``split="test"`` is the searched corpus (80% of CrisisLandMark); ``None`` yields every patch.
+    Patches are read by a DataLoader of the corpus view (in the scale's worker processes), one
+    modality after the other.
     """
-    import torch
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
-    from closp_lite.data.bands import to_model_input
-    from closp_lite.data.format import CrisisLandMark
-    from closp_lite.labels import harmonize
-
-    with CrisisLandMark(root) as corpus:
-        table = _split_table(corpus, split)
-        for key, modality in zip(table["key"], table["modality"]):
-            patch = corpus.read(key)
-            yield {
-                "image": torch.from_numpy(to_model_input(patch.image, modality)),
-                "key": key,
-                "modality": modality,
-                "labels": harmonize(patch.labels).labels,
-            }
+    scale = scale or settings()
+    data = CrisisLandMarkDataModule(root, batch_size=scale.embed_batch_size, num_workers=scale.num_workers)
+    present = set(data.select(split=split)["modality"])
+    for modality in sorted(present):
+        for batch in data.loader(data.dataset(split, modality)):
+            for i, key in enumerate(batch["key"]):
+                yield {"image": batch["image"][i], "key": key, "modality": modality, "labels": batch["labels"][i]}
 
 
-def embed_corpus(encoders: Encoders, root: str | Path, split: str | None = "test", batch_size: int | None = None) -> EmbeddingIndex:
-    """Embed the ``split`` of the corpus in ``root`` with ``encoders.image`` (chapter 6)."""
+def embed_corpus(
+    encoders: Encoders, root: str | Path, split: str | None = "test", batch_size: int | None = None, scale: ScaleSettings | None = None
+) -> EmbeddingIndex:
+    """Embed the ``split`` of the corpus in ``root`` with ``encoders.image`` (chapter 6).
+
+    ``scale`` (default: :func:`closp_lite.config.settings`) gives the batch size and loader workers.
+    """
+    scale = scale or settings()
     return embed_dataset(
         encoders.image,
-        corpus_samples(root, split),
-        batch_size or settings().embed_batch_size,
-        info={"model": encoders.name, "corpus": str(root), "split": split},
+        corpus_samples(root, split, scale),
+        batch_size or scale.embed_batch_size,
+        info={"model": encoders.name, "model_fingerprint": encoders.fingerprint, "corpus": str(root), "split": split},
         total=len(corpus_labels(root, split)),
     )
+
+
+def check_index(index: EmbeddingIndex, encoders: Encoders, root: str | Path, split: str | None = "test", where: str = "the index") -> None:
+    """Refuse an index built by another model or from another corpus than ``encoders`` and ``root`` (chapter 6).
+
+    Raises:
+        ValueError: naming what differs and how to rebuild the index (``closp-lite embed``).
+    """
+    built_by = index.info.get("model_fingerprint")
+    if built_by != encoders.fingerprint:
+        raise ValueError(
+            f"{where} was embedded by model {index.info.get('model')!r} ({str(built_by)[:12]}...), not by {encoders.name!r} "
+            f"({encoders.fingerprint[:12]}...): rebuild it with `closp-lite embed` and this model"
+        )
+    keys = set(corpus_labels(root, split))
+    if set(index.keys) != keys:
+        missing, extra = len(keys - set(index.keys)), len(set(index.keys) - keys)
+        raise ValueError(
+            f"{where} does not match the corpus {root} ({missing} of its patches are not in the index, {extra} indexed "
+            "patches are not in it): rebuild the index with `closp-lite embed` on this corpus"
+        )
 
 
 def load_queries(root: str | Path, qrels_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
@@ -170,8 +187,8 @@ def load_queries(root: str | Path, qrels_name: str | None = None) -> tuple[list[
 
 
 def _text_vectors(encoders: Encoders, texts: Sequence[str]) -> np.ndarray:
-    vectors = encoders.text(list(texts))
-    vectors = np.asarray(vectors.detach().cpu().float() if hasattr(vectors, "detach") else vectors, dtype=np.float32)
+    encoded = encoders.text(list(texts))
+    vectors = np.asarray(encoded.detach().cpu().float() if hasattr(encoded, "detach") else encoded, dtype=np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
@@ -192,7 +209,8 @@ def evaluate_index(
     """
     ids = [str(q["id"]) for q in queries]
     scores = index.scores(_text_vectors(encoders, [str(q["text"]) for q in queries]))
-    metrics = evaluation.evaluate_corpora(scores, ids, index.keys, index.modalities, qrels, ndcg_k, gain=gain)
+    modalities = [str(m) for m in index.modalities]
+    metrics = evaluation.evaluate_corpora(scores, ids, index.keys, modalities, qrels, ndcg_k, gain=gain)
     curve = evaluation.ndcg_curve(scores, ids, index.keys, qrels, [k for k in curve_ks if k <= len(index)] or [1], gain)
     out: dict[str, Any] = {"metrics": metrics, "ndcg_curve": {str(k): v for k, v in curve.items()}}
     if groups:
@@ -201,7 +219,7 @@ def evaluate_index(
             raise ValueError(f"groups name queries that are not in the query set: {unknown[:5]}")
         rows = {qid: i for i, qid in enumerate(ids)}
         out["by_group"] = {
-            name: evaluation.evaluate_corpora(scores[[rows[q] for q in members]], list(members), index.keys, index.modalities, qrels, ndcg_k, gain=gain)
+            name: evaluation.evaluate_corpora(scores[[rows[q] for q in members]], list(members), index.keys, modalities, qrels, ndcg_k, gain=gain)
             for name, members in groups.items() if members
         }  # fmt: skip
     return out

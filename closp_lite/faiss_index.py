@@ -5,9 +5,11 @@ An :class:`~closp_lite.index.EmbeddingIndex` folder (``vectors.npy``, ``items.pa
 
 * ``index.faiss`` - a FAISS index over the same rows, in the same order;
 * ``faiss.json`` - its kind and parameters, its recall@10 against exact search measured at build
-  time on a seeded sample of the vectors used as queries, and its *provenance*: the run folder, the
-  SHA-256 of the model weights and of the sorted key list of the corpus split. :func:`check_provenance`
-  refuses to answer with an index that another model or another corpus made.
+  time on a seeded sample of the vectors used as queries, and its *provenance*: the model's
+  fingerprint (:attr:`closp_lite.experiments.Encoders.fingerprint`) and the SHA-256 of the sorted
+  key list. :func:`check_provenance` refuses a FAISS index that does not belong to the embeddings
+  beside it; :func:`closp_lite.experiments.check_index` then checks those against the model and
+  the corpus.
 
 Kinds (all inner product = cosine on unit vectors):
 
@@ -53,7 +55,6 @@ __all__ = [
     "build",
     "check_provenance",
     "keys_digest",
-    "model_digest",
     "open_index",
     "recall_at_k",
     "search_hits",
@@ -82,7 +83,7 @@ class IndexSpec:
         # About sqrt(N) cells (1024 for the 647k corpus): more cells search faster but k-means
         # training grows with them, and 2 cores train 1024 cells in seconds.
         nlist = self.nlist or min(4096, 2 ** max(4, round(math.log2(math.sqrt(max(n, 1))))))
-        return IndexSpec(kind, min(nlist, max(1, n // 39)), self.nprobe, self.hnsw_m, self.ef_search, self.seed)  # type: ignore[arg-type]
+        return IndexSpec(kind, min(nlist, max(1, n // 39)), self.nprobe, self.hnsw_m, self.ef_search, self.seed)
 
     def factory(self, dim: int) -> Any:
         """An empty FAISS index of this kind for ``dim``-dimensional vectors."""
@@ -100,15 +101,6 @@ class IndexSpec:
 def keys_digest(keys: Sequence[str]) -> str:
     """SHA-256 of the sorted key list: which corpus (split) an index covers, whatever its row order (chapter 10)."""
     return hashlib.sha256("\n".join(sorted(map(str, keys))).encode()).hexdigest()
-
-
-def model_digest(run: str | Path) -> str:
-    """SHA-256 of a run folder's ``model.pt`` (or the literal name, e.g. ``untrained``) (chapter 10)."""
-    from closp_lite.data.download import sha256_of
-    from closp_lite.models.closp import WEIGHTS_FILE
-
-    path = Path(run) / WEIGHTS_FILE
-    return sha256_of(path) if path.is_file() else str(run)
 
 
 def recall_at_k(found: np.ndarray, exact: np.ndarray, k: int = 10) -> float:
@@ -240,8 +232,8 @@ def build(
     return searcher
 
 
-def check_provenance(searcher: FaissSearcher, embeddings: EmbeddingIndex, run: str | Path, corpus_keys: Sequence[str] | None = None) -> None:
-    """Refuse a FAISS index made by another model, for other rows, or for another corpus (chapter 10).
+def check_provenance(searcher: FaissSearcher, embeddings: EmbeddingIndex) -> None:
+    """Refuse a FAISS index that was not built from these embeddings: other rows or another model (chapter 10).
 
     Raises:
         ValueError: naming what differs and the command that rebuilds the index.
@@ -251,10 +243,8 @@ def check_provenance(searcher: FaissSearcher, embeddings: EmbeddingIndex, run: s
         raise ValueError(f"the FAISS index holds {searcher.ntotal} vectors but the embeddings {len(embeddings)}: {rebuild}")
     if searcher.info.get("keys_sha256") != keys_digest(embeddings.keys):
         raise ValueError(f"the FAISS index was built for other rows than items.parquet lists: {rebuild}")
-    if searcher.info.get("model_sha256") != model_digest(run):
-        raise ValueError(f"the index was built by the model {searcher.info.get('run')!r}, not by {str(run)!r} (weights differ): {rebuild}")
-    if corpus_keys is not None and keys_digest(corpus_keys) != searcher.info.get("keys_sha256"):
-        raise ValueError(f"the index covers other patches than the corpus split given with --data: {rebuild}")
+    if searcher.info.get("model_fingerprint") != embeddings.info.get("model_fingerprint"):
+        raise ValueError(f"the FAISS index was built by another model than the embeddings beside it (weights differ): {rebuild}")
 
 
 def search_hits(searcher: FaissSearcher, embeddings: EmbeddingIndex, queries: np.ndarray, k: int = 10, modality: str = "all") -> SearchHits:
@@ -280,26 +270,18 @@ class FaissEmbeddingIndex(EmbeddingIndex):
         return search_hits(self.searcher, self, queries, k, modality)
 
 
-def open_index(folder: str | Path, run: str | Path, corpus: str | Path | None = None) -> EmbeddingIndex:
-    """Open an index folder for the model ``run``: through FAISS if it holds one, provenance checked (chapter 10).
+def open_index(folder: str | Path) -> EmbeddingIndex:
+    """Open an index folder: searched through FAISS if it holds a FAISS index built from its embeddings (chapter 10).
 
-    With ``corpus`` (a corpus folder), the index must cover exactly the patches of the split it was
-    made from (``info.json``'s ``split``).
+    Check it against the model and the corpus with :func:`closp_lite.experiments.check_index`.
 
     Raises:
         FileNotFoundError: if the folder is not an embedding index.
-        ValueError: if the FAISS index was made by another model or for another corpus.
+        ValueError: if the FAISS index does not belong to the embeddings.
     """
     embeddings = EmbeddingIndex.load(folder)
     if not (Path(folder) / FAISS_FILE).is_file():
         return embeddings
     searcher = FaissSearcher.load(folder)
-    keys = None
-    if corpus is not None:
-        from closp_lite.data.format import CrisisLandMark
-
-        table = CrisisLandMark(corpus).metadata
-        split = embeddings.info.get("split", "test")
-        keys = (table["key"] if split is None else table.loc[table["split"] == split, "key"]).tolist()
-    check_provenance(searcher, embeddings, run, keys)
+    check_provenance(searcher, embeddings)
     return FaissEmbeddingIndex(embeddings, searcher)

@@ -7,7 +7,6 @@ used outside a notebook, when ipyleaflet cannot be imported, when ``interactive=
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,9 @@ def _in_notebook() -> bool:
 def _want_interactive(interactive: bool | None) -> bool:
     if interactive is not None:
         return interactive
-    return os.environ.get("CLOSP_LITE_STATIC_MAPS", "0") != "1" and _in_notebook()
+    from closp_lite.config import resolve
+
+    return not resolve().static_maps and _in_notebook()
 
 
 def _check(lonlats: np.ndarray, names: Sequence[str], modalities: Sequence[str] | None) -> None:

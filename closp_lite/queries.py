@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from closp_lite.captions.closp import closp_text
-from closp_lite.labels import CRISIS_LABELS, DW_CLASSES, harmonize
+from closp_lite.labels import CRISIS_LABELS, DW_CLASSES
+from closp_lite.labels.text import closp_text
 
 GRADINGS: tuple[str, ...] = ("count", "binary")
 """Relevance gradings (see the module docstring)."""
@@ -51,7 +51,7 @@ def default_regions() -> tuple[QueryRegion, ...]:
 
 
 def _query(qid: str, kind: str, text: str, labels: Sequence[str], region: QueryRegion | None = None) -> dict:
-    query = {"id": qid, "text": text, "kind": kind, "labels": list(labels)}
+    query: dict[str, object] = {"id": qid, "text": text, "kind": kind, "labels": list(labels)}
     if region is not None:
         query |= {"region": region.name, "bbox": [region.lon[0], region.lat[0], region.lon[1], region.lat[1]]}
     return query
@@ -119,25 +119,29 @@ def make_qrels(queries: Sequence[dict], table: pd.DataFrame, grading: str = "cou
 
 
 def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count", n_combinations: int = 10,
-                  split: str = "test") -> dict:
+                  split: str = "test", overwrite: bool = False) -> dict:  # fmt: skip
     """Write ``queries.jsonl`` and ``qrels/<split>.txt`` for the corpus in ``root`` to ``out_dir`` (chapter 4).
 
     Relevance covers the ``split`` patches (the searched corpus). Patch locations are read only
     for patches carrying a crisis label, the only ones a location query can match.
     Returns a summary (counts per kind, judgements, paths).
+
+    Raises:
+        FileExistsError: if ``out_dir`` already holds a query set and ``overwrite`` is false.
     """
-    from closp_lite.data.format import CrisisLandMark, lonlat, write_qrels, write_queries
+    from closp_lite.data.format import QRELS_DIR, QUERIES, lonlat, write_qrels, write_queries
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
     _check_grading(grading)
-    with CrisisLandMark(root) as corpus:
-        table = corpus.metadata[corpus.metadata["split"] == split].copy()
-        if table.empty:
-            raise ValueError(f"{root}: no patches in split {split!r}")
-        table["labels"] = [harmonize(list(labels)).labels for labels in table["labels"]]
-        table["lonlat"] = [lonlat(corpus.read(k)) if set(ls) & set(CRISIS_LABELS) else None for k, ls in zip(table["key"], table["labels"])]
+    out = Path(out_dir)
+    existing = [str(p) for p in (out / QUERIES, out / QRELS_DIR / f"{split}.txt") if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exist: pass --overwrite to replace them, or choose another --out")
+    data = CrisisLandMarkDataModule(root)
+    table = data.select(split=split)[["key", "harmonized"]].rename(columns={"harmonized": "labels"})
+    table["lonlat"] = pd.Series([lonlat(data.corpus.read(k)) if set(ls) & set(CRISIS_LABELS) else None for k, ls in zip(table["key"], table["labels"])], index=table.index, dtype=object)
     queries = make_queries(table["labels"].tolist(), n_combinations)
     qrels = make_qrels(queries, table, grading)
-    out = Path(out_dir)
     paths = [write_queries(out, queries), write_qrels(out, qrels, name=split)]
     return {
         "queries": len(queries),
@@ -146,3 +150,9 @@ def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count",
         "grading": grading,
         "paths": [str(p) for p in paths],
     }
+
+
+def stale_judgements(qrels: dict[str, dict[str, int]], keys: Iterable[str]) -> list[str]:
+    """Judged keys that ``keys`` (the corpus) lacks, sorted: a query set built for another corpus (chapter 6)."""
+    known = set(keys)
+    return sorted({key for docs in qrels.values() for key in docs} - known)

@@ -82,7 +82,7 @@ def loader(
     """
     from torch.utils.data import DataLoader
 
-    from closp_lite.data.datasets import collate
+    from closp_lite.data.module import collate
 
     stream = stream or StreamConfig()
     options: dict[str, Any] = {"num_workers": stream.workers, "pin_memory": stream.pin_memory, "collate_fn": collate_fn or collate}
@@ -105,31 +105,25 @@ def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractC
 
 
 def published_splits(config: Any, val_fraction: float) -> dict[str, tuple[Any, Any]]:
-    """Per modality: the whole ``train`` split, and a seeded ``val_fraction`` sample of the ``test`` split (chapter 10).
+    """Per modality: the whole ``train`` split, and a seeded ``val_fraction`` sample (at least 2) of the ``test`` split (chapter 10).
 
     ``config`` is a :class:`closp_lite.training.TrainConfig` (``data``, ``modalities``, ``text_style``, ``seed``).
 
     Raises:
         ValueError: without a corpus folder (full mode has no simulated default), or when a split is empty.
     """
-    import numpy as np
-
-    from closp_lite.data.datasets import CrisisLandMarkDataset
+    from closp_lite.data.module import CrisisLandMarkDataModule, held_out
 
     if config.data is None:
         raise ValueError(
             "full mode trains on a corpus folder: pass --data PATH (the real corpus from "
             "`closp-lite data download --out PATH`, or any folder in the CrisisLandMark layout)"
         )
+    data = CrisisLandMarkDataModule(config.data, text_style=config.text_style, seed=config.seed)
     out: dict[str, tuple[Any, Any]] = {}
     for modality in config.modalities:
-        train = CrisisLandMarkDataset(config.data, modality=modality, split="train", text_style=config.text_style)
-        corpus = CrisisLandMarkDataset(config.data, modality=modality, split="test", text_style=config.text_style)
-        keys = corpus.metadata["key"].tolist()
-        n_val = min(len(keys), max(2, round(val_fraction * len(keys))))  # one sample would give a loss of 0
-        chosen = np.sort(np.random.default_rng(config.seed).choice(len(keys), size=n_val, replace=False))
-        out[modality] = (train, CrisisLandMarkDataset(config.data, modality=modality, split="test", text_style=config.text_style,
-                                                      keys=[keys[i] for i in chosen]))  # fmt: skip
+        _, val_keys = held_out(data.keys("test", modality), val_fraction, config.seed)
+        out[modality] = (data.dataset("train", modality), data.dataset("test", modality, val_keys))
     return out
 
 

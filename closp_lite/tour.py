@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from closp_lite.config import get_mode, seed_everything
+from closp_lite.config import DEFAULT_SEED, seed_everything, settings
 
 DEFAULT_QUERY = "flooded fields near a river"
 
@@ -24,7 +24,7 @@ def _check(report: Any, root: Path) -> None:
         raise ValueError(f"{root} failed verification: " + "; ".join(map(str, report.problems[:5])))
 
 
-def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUERY, seed: int = 42) -> dict[str, Any]:
+def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUERY, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """Run the main job in ``mode`` and write its outputs to ``out``; return a summary (chapter 0).
 
     Outputs: ``run/`` (the trained model and its log), ``queries/``, ``evaluation.json``,
@@ -46,7 +46,8 @@ def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUER
     from closp_lite.simulate import sample_corpus
     from closp_lite.training import TrainConfig, train
 
-    mode = get_mode(mode)
+    scale = settings(mode)  # resolved once; every step below gets it, none reads the environment again
+    mode = scale.mode
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
@@ -59,13 +60,13 @@ def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUER
     _check(verify(corpus), corpus)
     steps.update()
     build_captions(corpus, seed=seed, progress=False)
-    build_queries(corpus, out / "queries")
+    build_queries(corpus, out / "queries", overwrite=True)  # the tour replaces its own earlier outputs
     queries, qrels = load_queries(out / "queries")
     steps.update()
-    trained = train(TrainConfig(mode=mode, data=str(corpus), seed=seed), out / "run")
+    trained = train(TrainConfig(mode=mode, data=str(corpus), seed=seed), out / "run", overwrite=True)
     steps.update()
     models = {"untrained": untrained_encoders(seed), "closp-lite": run_encoders(out / "run")}
-    indexes = {name: embed_corpus(encoders, corpus) for name, encoders in models.items()}
+    indexes = {name: embed_corpus(encoders, corpus, scale=scale) for name, encoders in models.items()}
     metrics = {name: evaluate_index(indexes[name], models[name], queries, qrels)["metrics"] for name in models}
     (out / "evaluation.json").write_text(json.dumps(metrics, indent=2))
     steps.update()

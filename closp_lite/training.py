@@ -27,17 +27,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from closp_lite import distributed
-from closp_lite.config import get_device, seed_everything, settings
+from closp_lite.config import DEFAULT_SEED, get_device, seed_everything, settings
+from closp_lite.data.module import MapDataset
 from closp_lite.distributed import Context, shard
 from closp_lite.losses import ClospLoss
 from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+from closp_lite.runfolder import RunFolder, check_same_settings, load_torch_file
 from closp_lite.streaming import StreamConfig, autocast, stream_config
 
 CHECKPOINT = "checkpoint.pt"
@@ -59,7 +61,7 @@ class TrainConfig:
     text_lr: float = 2e-5  # only used with model.train_text=True
     weight_decay: float = 0.01
     warmup: float = 0.1
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     val_fraction: float = 0.1
     modalities: tuple[str, ...] = ("s1", "s2")
     text_style: str = "closp"
@@ -126,17 +128,18 @@ class TrainResult:
     samples_per_second: float
 
 
-Split = dict[str, tuple[Dataset, Dataset]]  # modality -> (train, validation)
+Split = dict[str, tuple[MapDataset, MapDataset]]  # modality -> (train, validation)
 
 
 def corpus_splits(config: TrainConfig) -> Split:
     """Train/validation datasets per modality from the corpus' ``train`` split (chapter 5).
 
-    A fixed, seeded fraction of the training keys is held out for validation (upstream used a
-    random 0.2 % of the corpus split, which the evaluation searches; holding out training keys keeps
-    the evaluation corpus untouched).
+    A fixed, seeded fraction of the training keys is held out for validation
+    (:meth:`closp_lite.data.module.CrisisLandMarkDataModule.train_val`; upstream used a random
+    0.2 % of the corpus split, which the evaluation searches; holding out training keys keeps the
+    evaluation corpus untouched).
     """
-    from closp_lite.data.datasets import CrisisLandMarkDataset
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
     corpus_val = settings(config.mode).corpus_val_fraction
     if corpus_val is not None:  # full mode: the published splits (chapter 10)
@@ -148,17 +151,8 @@ def corpus_splits(config: TrainConfig) -> Split:
         from closp_lite.simulate import sample_corpus
 
         root = str(sample_corpus(config.mode))
-    out: Split = {}
-    for modality in config.modalities:
-        full = CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style)
-        keys = list(full.metadata["key"])
-        order = torch.randperm(len(keys), generator=torch.Generator().manual_seed(config.seed)).tolist()
-        n_val = max(2, round(config.val_fraction * len(keys)))  # one sample would give a loss of 0
-        val_keys = [keys[i] for i in sorted(order[:n_val])]
-        train_keys = [keys[i] for i in sorted(order[n_val:])]
-        make = lambda ks: CrisisLandMarkDataset(root, modality=modality, split="train", text_style=config.text_style, keys=ks)  # noqa: E731
-        out[modality] = (make(train_keys), make(val_keys))
-    return out
+    data = CrisisLandMarkDataModule(root, text_style=config.text_style, seed=config.seed, val_fraction=config.val_fraction)
+    return {modality: data.train_val(modality) for modality in config.modalities}
 
 
 def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]]:
@@ -171,15 +165,16 @@ def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]
     return [b for b in batches if len(b) == batch_size] or batches[:1]
 
 
-def _loader(dataset: Dataset, batch_size: int, seed: int | None, ctx: Context = Context(), stream: StreamConfig | None = None) -> DataLoader:
+def _loader(dataset: MapDataset, batch_size: int, seed: int | None, ctx: Context | None = None, stream: StreamConfig | None = None) -> DataLoader:
     """A loader over this process's share of every global batch of ``batch_size x world_size`` samples."""
-    batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]
     from closp_lite.streaming import loader
 
-    return loader(dataset, batches, stream)
+    ctx = ctx or Context()
+    batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]
+    return loader(cast("Dataset[dict[str, Any]]", dataset), batches, stream)
 
 
-def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context = Context(), stream: StreamConfig | None = None) -> Iterator[dict[str, dict]]:
+def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context, stream: StreamConfig | None = None) -> Iterator[dict[str, dict]]:
     """Yield ``{modality: batch}`` per step; the shorter modality's loader cycles with a new order."""
     loaders = {m: _loader(train, batch_size, seed * 1000 + epoch, ctx, stream) for m, (train, _) in splits.items()}
     steps = max(len(loader) for loader in loaders.values())
@@ -279,110 +274,204 @@ def read_log(run_dir: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def train(
-    config: TrainConfig, out_dir: str | Path, resume: bool = False, splits: Split | None = None,
-    stop_after: int | None = None, progress: bool = True, on_epoch: Callable[[list[dict[str, float]]], None] | None = None,
-) -> TrainResult:  # fmt: skip
-    """Train CLOSP-lite and write the run folder ``out_dir``; return a :class:`TrainResult` (chapter 5).
+@dataclass
+class TrainState:
+    """What a training run has done so far; saved in every checkpoint (chapter 5)."""
 
-    Under ``torchrun`` every process runs this function on its share of each global batch of
-    ``batch_size x world_size`` samples (:mod:`closp_lite.distributed`); rank 0 writes
-    the run folder.
+    step: int = 0
+    best_val: float = float("inf")
+    best_epoch: int = -1
+    log: list[dict[str, float]] = field(default_factory=list)
+    epoch_sums: dict[str, float] = field(default_factory=dict)  # loss sums of an epoch cut short
 
-    Args:
-        config: the settings (mode defaults filled in by :meth:`TrainConfig.resolved`).
-        out_dir: the run folder.
-        resume: continue from ``out_dir/checkpoint.pt`` (the result equals an uninterrupted run).
-        splits: datasets per modality (default: :func:`corpus_splits` of the config's corpus).
-        stop_after: stop after this many optimiser steps in total (simulates an interruption).
-        progress: show tqdm bars (on rank 0).
-        on_epoch: called on rank 0 with the log rows so far after every epoch (live loss curves,
-            :func:`closp_lite.plotting.training.live_loss_curves`).
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only, so the checkpoint loads with ``weights_only=True``."""
+        return asdict(self)
 
-    Raises:
-        FileNotFoundError: if ``resume`` is set but there is no checkpoint.
-    """
-    from tqdm.auto import tqdm
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainState:
+        """Rebuild from :meth:`to_dict`."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
-    config = config.resolved()
-    out = Path(out_dir)
+
+@dataclass
+class Trainer:
+    """The objects one training run works with (built by :func:`build_trainer`) (chapter 5)."""
+
+    config: TrainConfig
+    model: CLOSP
+    loss_fn: ClospLoss
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    splits: Split
+    ctx: Context
+    device: torch.device
+    per_epoch: int
+    samples_seen: int = 0  # by this process's steps (for the speed), not saved
+
+    @property
+    def scale_params(self) -> list[nn.Parameter]:
+        """The loss's trainable parameters (the learnable temperature)."""
+        return [p for p in self.loss_fn.parameters() if p.requires_grad]
+
+
+def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
+    """Model, loss, optimiser and OneCycle schedule of a resolved ``config`` (chapter 5)."""
     device = get_device()
     ctx = distributed.context(device)
     if ctx.distributed and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
     seed_everything(config.seed)
-    splits = splits or corpus_splits(config)  # before the run folder exists: a bad corpus leaves no empty folder
-    if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-    model = distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device)
+    assert config.batch_size is not None and config.epochs is not None  # resolved
+    splits = splits or corpus_splits(config)
+    model = cast(CLOSP, distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device))
     loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
-    scale_params = [p for p in loss_fn.parameters() if p.requires_grad]
-    optimizer, max_lrs = _optimizer(model, scale_params, config)
+    optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
     total = per_epoch * config.epochs
+    if total < 3:  # OneCycle needs a warm-up step and a decay step besides the last one
+        raise ValueError(
+            f"{total} optimiser steps ({config.epochs} epochs x {per_epoch} steps) are too few for the OneCycle schedule: "
+            "train at least 3 steps (more --epochs or a smaller --batch-size)"
+        )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
-    state = {"step": 0, "best_val": float("inf"), "best_epoch": -1, "log": [], "seconds": 0.0}
-    if resume:
-        state = _restore(out, model, loss_fn, optimizer, scheduler)
-    if ctx.is_main:
-        (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
-    stream = stream_config(config.mode, device)
-    start, data_s, compute_s, samples = time.perf_counter(), 0.0, 0.0, 0
-    for epoch in range(state["step"] // per_epoch, config.epochs):
-        model.train()
-        sums: dict[str, float] = {}
-        first = state["step"] - epoch * per_epoch  # steps of this epoch already done before a resume
-        bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and ctx.is_main), leave=False)
+    return Trainer(config, model, loss_fn, optimizer, scheduler, splits, ctx, device, per_epoch)
+
+
+def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> dict[str, float]:
+    """One optimiser step on ``{modality: batch}``; advances ``state.step``; returns the losses and chance (chapter 5).
+
+    The flips of step ``s`` on rank ``r`` are drawn from ``(seed, s, r)`` alone, which is what
+    makes a resumed run equal an uninterrupted one.
+    """
+    ctx, config = trainer.ctx, trainer.config
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state.step * ctx.world_size + ctx.rank)
+    trainer.optimizer.zero_grad(set_to_none=True)
+    with autocast(trainer.device, stream_config(config.mode, trainer.device).precision):  # bfloat16 on GPUs (chapter 10)
+        values = backward_step(trainer.model, trainer.loss_fn, batch, generator, trainer.device)
+    distributed.reduce_gradients(trainer.model.image_parameters(), ctx)
+    distributed.reduce_gradients(trainer.scale_params, ctx, average=True)
+    trainer.optimizer.step()
+    trainer.scheduler.step()
+    state.step += 1
+    global_sizes = [len(part["text"]) * ctx.world_size for part in batch.values()]
+    values["chance"] = sum(math.log(n) for n in global_sizes) / len(global_sizes)
+    trainer.samples_seen += sum(global_sizes)
+    return values
+
+
+def train_epoch(
+    trainer: Trainer, state: TrainState, epoch: int, stop_after: int | None = None, progress: bool = True
+) -> dict[str, float] | None:
+    """Train epoch ``epoch`` (0-based) from ``state.step`` on; return its log row, or ``None`` if cut short (chapter 5).
+
+    A run resumed mid-epoch replays the epoch's data order and skips the steps already done. At
+    ``stop_after`` steps (a simulated interruption) the epoch's loss sums stay in ``state``.
+    """
+    from tqdm.auto import tqdm
+
+    config, per_epoch = trainer.config, trainer.per_epoch
+    assert config.batch_size is not None and config.epochs is not None  # resolved
+    trainer.model.train()
+    first = state.step - epoch * per_epoch  # steps of this epoch already done before a resume
+    sums, timing = dict(state.epoch_sums), {"data_s": 0.0, "compute_s": 0.0}
+    state.epoch_sums = {}
+    stream = stream_config(config.mode, trainer.device)
+    bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and trainer.ctx.is_main), leave=False)
+    tick = time.perf_counter()
+    for index, batch in enumerate(_epoch_batches(trainer.splits, config.batch_size, config.seed, epoch, trainer.ctx, stream)):
+        if index < first:
+            continue  # replaying the data order is cheap next to recomputing the step
+        loaded = time.perf_counter()
+        values = train_step(trainer, batch, state)
+        for name, value in values.items():
+            sums[name] = sums.get(name, 0.0) + value
+        timing["data_s"] += loaded - tick
+        timing["compute_s"] += time.perf_counter() - loaded
         tick = time.perf_counter()
-        for index, batch in enumerate(_epoch_batches(splits, config.batch_size, config.seed, epoch, ctx, stream)):
-            if index < first:
-                continue  # replaying the data order is cheap next to recomputing the step
-            loaded = time.perf_counter()
-            generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state["step"] * ctx.world_size + ctx.rank)
-            optimizer.zero_grad(set_to_none=True)
-            with autocast(device, stream.precision):  # bfloat16 on GPUs (chapter 10)
-                values = backward_step(model, loss_fn, batch, generator, device)
-            distributed.reduce_gradients(model.image_parameters(), ctx)
-            distributed.reduce_gradients(scale_params, ctx, average=True)
-            optimizer.step()
-            scheduler.step()
-            state["step"] += 1
-            global_sizes = [len(part["text"]) * ctx.world_size for part in batch.values()]
-            values["chance"] = sum(math.log(n) for n in global_sizes) / len(global_sizes)
-            for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value
-            samples += sum(global_sizes)
-            data_s, compute_s, tick = data_s + loaded - tick, compute_s + time.perf_counter() - loaded, time.perf_counter()
-            bar.update(1)
-            bar.set_postfix(loss=f"{values['loss']:.3f}")
-            # At an epoch's last step, fall through so the epoch is validated and logged before stopping.
-            if stop_after is not None and state["step"] >= stop_after and index + 1 < per_epoch:
-                bar.close()
-                state["epoch_sums"] = sums
-                _checkpoint(out, model, loss_fn, optimizer, scheduler, state, ctx)
-                return _result(out, state, time.perf_counter() - start, samples)
-        bar.close()
-        sums = _merge_sums(state.pop("epoch_sums", {}), sums)
-        val = evaluate_loss(model, loss_fn, splits, config.batch_size, device)
-        row = {"epoch": epoch + 1, "step": state["step"], "train_loss": sums["loss"] / per_epoch,
-               **{f"train_{m}": sums.get(m, float("nan")) / per_epoch for m in ("s1", "s2")},
-               "train_chance": sums["chance"] / per_epoch, "val_loss": val["loss"],
-               **{f"val_{m}": val.get(m, float("nan")) for m in ("s1", "s2")}, "val_chance": val["chance"],
-               "lr": scheduler.get_last_lr()[0], "scale": float(loss_fn.scale.detach()), "data_s": data_s, "compute_s": compute_s}  # fmt: skip
-        state["log"].append(row)
-        if val["loss"] < state["best_val"]:
-            state["best_val"], state["best_epoch"] = val["loss"], epoch + 1
-            if ctx.is_main:
-                model.save(out)
-        if ctx.is_main:
-            _write_log(state["log"], out / LOG)
+        bar.update(1)
+        bar.set_postfix(loss=f"{values['loss']:.3f}")
+        # At an epoch's last step, fall through so the epoch is validated and logged before stopping.
+        if stop_after is not None and state.step >= stop_after and index + 1 < per_epoch:
+            bar.close()
+            state.epoch_sums = sums
+            return None
+    bar.close()
+    val = evaluate_loss(trainer.model, trainer.loss_fn, trainer.splits, config.batch_size, trainer.device)
+    return {"epoch": epoch + 1, "step": state.step, "train_loss": sums["loss"] / per_epoch,
+            **{f"train_{m}": sums.get(m, float("nan")) / per_epoch for m in ("s1", "s2")},
+            "train_chance": sums["chance"] / per_epoch, "val_loss": val["loss"],
+            **{f"val_{m}": val.get(m, float("nan")) for m in ("s1", "s2")}, "val_chance": val["chance"],
+            "lr": float(trainer.scheduler.get_last_lr()[0]), "scale": float(trainer.loss_fn.scale.detach()), **timing}  # fmt: skip
+
+
+def train(
+    config: TrainConfig, out_dir: str | Path, resume: bool = False, splits: Split | None = None,
+    stop_after: int | None = None, progress: bool = True, on_epoch: Callable[[list[dict[str, float]]], None] | None = None,
+    overwrite: bool = False,
+) -> TrainResult:  # fmt: skip
+    """Train CLOSP-lite and write the run folder ``out_dir``; return a :class:`TrainResult` (chapter 5).
+
+    Under ``torchrun`` every process runs this function on its share of each global batch of
+    ``batch_size x world_size`` samples (:mod:`closp_lite.distributed`); rank 0 writes
+    the run folder, locked while it writes (:class:`closp_lite.runfolder.RunFolder`).
+
+    Args:
+        config: the settings (mode defaults filled in by :meth:`TrainConfig.resolved`).
+        out_dir: the run folder.
+        resume: continue from ``out_dir/checkpoint.pt`` (the result equals an uninterrupted run);
+            the settings must equal the saved ``train_config.json``.
+        splits: datasets per modality (default: :func:`corpus_splits` of the config's corpus).
+        stop_after: stop after this many optimiser steps in total (simulates an interruption).
+        progress: show tqdm bars (on rank 0).
+        on_epoch: called on rank 0 with the log rows so far after every epoch (live loss curves,
+            :func:`closp_lite.plotting.training.live_loss_curves`).
+        overwrite: replace an existing run in ``out_dir`` (only the run's own files).
+
+    Raises:
+        FileNotFoundError: if ``resume`` is set but there is no checkpoint.
+        RunFolderError: for an existing run without ``resume``/``overwrite``, a folder locked by
+            another process, or resuming with other settings.
+    """
+    config = config.resolved()
+    out = Path(out_dir)
+    is_main = distributed.context().is_main
+    splits = splits or corpus_splits(config)  # before the run folder exists: a bad corpus leaves no empty folder
+    with RunFolder(out, resume=resume, overwrite=overwrite, enabled=is_main):
+        if resume:
+            check_same_settings(out / TRAIN_CONFIG, config.to_dict())
+        trainer = build_trainer(config, splits)
+        state = _restore(out, trainer) if resume else TrainState()
+        if trainer.ctx.is_main and not resume:
+            (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
+        return _run(trainer, state, out, stop_after, progress, on_epoch)
+
+
+def _run(
+    trainer: Trainer, state: TrainState, out: Path, stop_after: int | None, progress: bool,
+    on_epoch: Callable[[list[dict[str, float]]], None] | None,
+) -> TrainResult:  # fmt: skip
+    assert trainer.config.epochs is not None
+    start = time.perf_counter()
+    for epoch in range(state.step // trainer.per_epoch, trainer.config.epochs):
+        row = train_epoch(trainer, state, epoch, stop_after, progress)
+        if row is None:
+            _checkpoint(out, trainer, state)
+            return _result(out, state, time.perf_counter() - start, trainer.samples_seen)
+        state.log.append(row)
+        if row["val_loss"] < state.best_val:
+            state.best_val, state.best_epoch = row["val_loss"], epoch + 1
+            if trainer.ctx.is_main:
+                trainer.model.save(out)
+        if trainer.ctx.is_main:
+            _write_log(state.log, out / LOG)
             if on_epoch is not None:
-                on_epoch(list(state["log"]))
-        _checkpoint(out, model, loss_fn, optimizer, scheduler, state, ctx)
-        if stop_after is not None and state["step"] >= stop_after:
-            return _result(out, state, time.perf_counter() - start, samples)
-    return _result(out, state, time.perf_counter() - start, samples)
+                on_epoch(list(state.log))
+        _checkpoint(out, trainer, state)
+        if stop_after is not None and state.step >= stop_after:
+            break
+    return _result(out, state, time.perf_counter() - start, trainer.samples_seen)
 
 
 def _optimizer(model: CLOSP, scale_params: list[nn.Parameter], config: TrainConfig) -> tuple[torch.optim.Optimizer, list[float]]:
@@ -400,33 +489,30 @@ def _warmup(fraction: float, total: int) -> float:
     return min(max(fraction, 2.0 / total), 0.5)
 
 
-def _merge_sums(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: before.get(k, 0.0) + after.get(k, 0.0) for k in set(before) | set(after)}
-
-
-def _checkpoint(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any, state: dict, ctx: Context) -> None:
-    if not ctx.is_main:
-        distributed.barrier(ctx)  # the others wait until rank 0 has written the checkpoint
+def _checkpoint(out: Path, trainer: Trainer, state: TrainState) -> None:
+    if not trainer.ctx.is_main:
+        distributed.barrier(trainer.ctx)  # the others wait until rank 0 has written the checkpoint
         return
-    atomic_save({"model": model.trainable_state(), "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "state": state}, out / CHECKPOINT)  # fmt: skip
-    distributed.barrier(ctx)
+    atomic_save({"model": trainer.model.trainable_state(), "loss": trainer.loss_fn.state_dict(),
+                 "optimizer": trainer.optimizer.state_dict(), "scheduler": trainer.scheduler.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "state": state.to_dict()}, out / CHECKPOINT)  # fmt: skip
+    distributed.barrier(trainer.ctx)
 
 
-def _restore(out: Path, model: CLOSP, loss_fn: ClospLoss, optimizer: Any, scheduler: Any) -> dict:
+def _restore(out: Path, trainer: Trainer) -> TrainState:
     path = out / CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"cannot resume: no {CHECKPOINT} in {out} (start without --resume)")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(saved["model"], strict=False)
-    loss_fn.load_state_dict(saved["loss"])
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    torch.set_rng_state(saved["torch_rng"])
-    return saved["state"]
+    saved = load_torch_file(path, "training checkpoint", f"start again without --resume (--overwrite replaces the run in {out})")
+    try:
+        trainer.model.load_state_dict(saved["model"], strict=False)
+        trainer.loss_fn.load_state_dict(saved["loss"])
+        trainer.optimizer.load_state_dict(saved["optimizer"])
+        trainer.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        return TrainState.from_dict(saved["state"])
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise ValueError(f"{path} does not fit this run ({err}): start again without --resume") from err
 
 
-def _result(out: Path, state: dict, seconds: float, samples: int) -> TrainResult:
-    return TrainResult(out, state["best_epoch"], state["best_val"], state["step"], list(state["log"]), seconds,
+def _result(out: Path, state: TrainState, seconds: float, samples: int) -> TrainResult:
+    return TrainResult(out, state.best_epoch, state.best_val, state.step, list(state.log), seconds,
                        samples / seconds if seconds > 0 else 0.0)  # fmt: skip
-

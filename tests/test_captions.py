@@ -8,8 +8,18 @@ import numpy as np
 import pytest
 
 from closp_lite.captions import (
-    audit_corpus, build_captions, caption, closp_text, describe_position, extent_phrase, faithfulness,
-    forbidden_words, mentioned_labels, rewrite_for_sar, segmentation_caption, template_caption,
+    audit_corpus,
+    build_captions,
+    caption,
+    closp_text,
+    describe_position,
+    extent_phrase,
+    faithfulness,
+    forbidden_words,
+    mentioned_labels,
+    rewrite_for_sar,
+    segmentation_caption,
+    template_caption,
 )
 from closp_lite.captions.sar_rewrite import OPTICAL_OPENINGS, OPTICAL_PHRASES
 from closp_lite.captions.templates import CRISIS_CLAUSES, NOUNS

@@ -51,3 +51,39 @@ def test_seeding_makes_runs_reproducible() -> None:
     second = (np.random.rand(3), torch.rand(3))
     np.testing.assert_array_equal(first[0], second[0])
     assert torch.equal(first[1], second[1])
+
+
+def test_resolve_reads_every_setting_once_from_a_mapping(tmp_path: Path) -> None:
+    env = {"CLOSP_LITE_MODE": "tiny", "CLOSP_LITE_DATA_DIR": str(tmp_path), "CLOSP_LITE_DEVICE": "cpu", "CLOSP_LITE_STATIC_MAPS": "1"}
+    resolved = config.resolve(environ=env)
+    assert (resolved.mode, resolved.data_dir, resolved.device, resolved.static_maps) == ("tiny", tmp_path, "cpu", True)
+    assert resolved.scale == config.settings("tiny")
+    assert config.resolve("full", environ=env).mode == "full"  # an argument wins over the environment
+
+
+def test_only_config_reads_the_environment() -> None:
+    import re
+
+    package = Path(config.__file__).parent
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "config.py" and re.search(r"(environ|getenv)[^\n]*CLOSP_LITE_|CLOSP_LITE_\w+\"\s*\]", path.read_text())
+    ]
+    assert not offenders, f"read CLOSP_LITE_* settings through closp_lite.config.resolve(): {offenders}"
+
+
+def test_embedding_uses_the_scale_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from closp_lite import experiments
+
+    monkeypatch.setenv("CLOSP_LITE_MODE", "sample")
+    seen = {}
+
+    def fake_embed(encode, samples, batch_size, info=None, total=None):
+        seen["batch_size"] = batch_size
+        return "index"
+
+    monkeypatch.setattr(experiments, "embed_dataset", fake_embed)
+    monkeypatch.setattr(experiments, "corpus_labels", lambda root, split: {})
+    experiments.embed_corpus(experiments.Encoders(lambda x: x, lambda t: t), "unused", scale=config.settings("tiny"))
+    assert seen["batch_size"] == config.settings("tiny").embed_batch_size != config.settings("sample").embed_batch_size

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from closp_lite.cli import main
+from closp_lite.data.checksum import sha256_of as sha256
 from closp_lite.data.format import CrisisLandMark
 from closp_lite.labels import CRISIS_LABELS, VOCABULARY
 from closp_lite.simulate import mask_labels
 from closp_lite.simulate.corpus import SOURCES, generate_corpus, sample_corpus
-from closp_lite.simulate.samples import MANIFEST, check_samples, default_samples_dir, sha256, write_samples
+from closp_lite.simulate.samples import MANIFEST, check_samples, default_samples_dir, write_samples
 
 
 def _file_hashes(root: Path) -> dict[str, str]:

@@ -90,7 +90,7 @@ def test_plots_return_figures(tiny_corpus: tuple[Path, list[Patch]]) -> None:
     fig = plot_sample(s1)
     assert isinstance(fig, Figure) and len(fig.axes) == 5  # composite, VV, VH + two colour bars
     assert "Trees, Water" in fig.texts[0].get_text()
-    assert isinstance(dataset.plot(0, false_colour=True), Figure)
+    assert isinstance(plot_sample(dataset[0], false_colour=True), Figure)
     assert len(plot_samples([s2, s1, patches[1]], ncols=2).axes) == 4
     rgb = sample_rgb(s2)
     assert rgb.shape == (120, 120, 3) and 0 <= rgb.min() and rgb.max() <= 1

@@ -36,7 +36,7 @@ def test_corpus_samples_and_embedding(corpus: Path) -> None:
     assert s2["image"].shape == (13, 120, 120) and s2["labels"] == ["Grass"] and s2["modality"] == "s2"
     assert len(list(ex.corpus_samples(corpus, split=None))) == 5
     assert ex.corpus_labels(corpus) == {s["key"]: (s["modality"], s["labels"]) for s in samples}
-    with pytest.raises(ValueError, match="no patches in split"):
+    with pytest.raises(ValueError, match="split must be .train., .test. or None"):
         list(ex.corpus_samples(corpus, split="validation"))
     encoders = ex.Encoders(lambda x: x.mean(dim=(2, 3))[:, :2], lambda t: torch.ones(len(t), 2), "channel means")
     index = ex.embed_corpus(encoders, corpus, batch_size=1)

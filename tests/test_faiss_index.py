@@ -69,19 +69,16 @@ def test_recall_at_k_counts_shared_results() -> None:
 
 def test_save_load_and_provenance(tmp_path: Path) -> None:
     emb = _embeddings()
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "model.pt").write_bytes(b"weights one")
-    from closp_lite.faiss_index import model_digest
-
-    searcher = build(emb.vectors, IndexSpec(kind="flat"), {"model_sha256": model_digest(run), "keys_sha256": keys_digest(emb.keys)})
+    emb.info["model_fingerprint"] = "weights one"
+    searcher = build(emb.vectors, IndexSpec(kind="flat"), {"model_fingerprint": "weights one", "keys_sha256": keys_digest(emb.keys)})
     loaded = FaissSearcher.load(searcher.save(tmp_path / "index"))
-    check_provenance(loaded, emb, run, corpus_keys=list(reversed(emb.keys)))  # order does not matter
-    with pytest.raises(ValueError, match="other patches"):
-        check_provenance(loaded, emb, run, corpus_keys=emb.keys[:-1])
-    (run / "model.pt").write_bytes(b"weights two")
+    check_provenance(loaded, emb)
+    emb.info["model_fingerprint"] = "weights two"
     with pytest.raises(ValueError, match="weights differ"):
-        check_provenance(loaded, emb, run)
+        check_provenance(loaded, emb)
+    fewer = EmbeddingIndex(emb.vectors[:-1], emb.keys[:-1], emb.modalities[:-1], emb.labels[:-1], emb.info)
+    with pytest.raises(ValueError, match="299"):
+        check_provenance(loaded, fewer)
     with pytest.raises(FileNotFoundError, match="closp-lite embed"):
         FaissSearcher.load(tmp_path / "nothing")
 
@@ -101,6 +98,6 @@ def test_cli_embed_then_search_through_faiss(tiny_corpus: tuple[Path, list], tmp
     found = json.loads(capsys.readouterr().out)["results"]
     assert len(found) == 3 and all(r["key"].startswith(("s1_", "s2_")) for r in found)
     info = json.loads((index / "faiss.json").read_text())
-    (index / "faiss.json").write_text(json.dumps({**info, "model_sha256": "another model"}))
+    (index / "faiss.json").write_text(json.dumps({**info, "model_fingerprint": "another model"}))
     assert main(["search", "forest", "--run", "untrained", "--data", str(root), "--index", str(index)]) == 1
     assert "weights differ" in capsys.readouterr().err

@@ -126,7 +126,7 @@ def _read_in_child(corpus: CrisisLandMark, key: str, queue: multiprocessing.Queu
 
 
 def test_reader_survives_fork_and_pickle(tiny_corpus: tuple[Path, list[Patch]]) -> None:
-    root, patches = tiny_corpus
+    root, _ = tiny_corpus
     corpus = CrisisLandMark(root)
     expected = float(corpus.read("s2_0").image.sum())  # opens a handle in the parent
     context = multiprocessing.get_context("fork")

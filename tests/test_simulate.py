@@ -9,10 +9,10 @@ import pytest
 
 from closp_lite.labels import DW_CLASSES, VOCABULARY
 from closp_lite.physics.optical import spectral_index
-from closp_lite.simulate import simulate_scene
 from closp_lite.simulate import geography as geo
+from closp_lite.simulate import simulate_scene
 from closp_lite.simulate.backscatter import cardinal_gain_db, incidence_map
-from closp_lite.simulate.corpus import DEFAULT_MIX, SplitAssigner, plan_corpus  # noqa
+from closp_lite.simulate.corpus import DEFAULT_MIX, SplitAssigner, plan_corpus
 from closp_lite.simulate.landcover import (
     BUILT,
     CROPS,

@@ -60,7 +60,7 @@ def test_cls_pooling_is_position_zero_normalised(cls_encoder: TextEncoder) -> No
 def test_cache_and_batching_give_the_same_vectors(cls_encoder: TextEncoder) -> None:
     cls_encoder.clear_cache()
     one_by_one = cls_encoder.encode(TEXTS + TEXTS[:1], batch_size=1)
-    assert len(cls_encoder._cache) == 3  # the repeated caption is embedded once
+    assert cls_encoder.cache_size == 3  # the repeated caption is embedded once
     cls_encoder.clear_cache()
     batched = cls_encoder.encode(TEXTS + TEXTS[:1], batch_size=8)
     torch.testing.assert_close(one_by_one, batched, atol=1e-5, rtol=1e-5)

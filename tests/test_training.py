@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from closp_lite.models.closp import CLOSP, ModelConfig
+from closp_lite.runfolder import RunFolderError
 from closp_lite.training import TrainConfig, random_flips, read_log, train
 
 LABELS = [["crops"], ["water"], ["trees"], ["built"]]
@@ -46,7 +47,7 @@ def test_run_folder_log_and_loss_goes_down(tmp_path) -> None:
     assert result.steps == 2 * 5  # 20 S2 samples / 4 per batch; S1 cycles
     rows = read_log(tmp_path / "run")
     assert [r["epoch"] for r in rows] == [1, 2]
-    assert rows[-1]["train_loss"] < rows[0]["train_loss"] or rows[-1]["val_loss"] < rows[0]["val_loss"]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"] and rows[-1]["val_loss"] < rows[0]["val_loss"]
     assert rows[0]["scale"] == pytest.approx(1.0)
     assert result.best_val_loss == min(r["val_loss"] for r in rows)
     model = CLOSP.load(tmp_path / "run")
@@ -74,8 +75,25 @@ def test_interrupted_and_resumed_equals_straight(tmp_path) -> None:
 
 
 def test_resume_without_checkpoint_fails(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="checkpoint"):
+    with pytest.raises(FileNotFoundError, match="train_config.json"):
         train(_config(), tmp_path / "none", resume=True, splits=_splits(), progress=False)
+
+
+def test_a_run_is_never_replaced_and_resumes_only_with_its_settings(tmp_path) -> None:
+    run = tmp_path / "run"
+    train(_config(), run, splits=_splits(), stop_after=2, progress=False)
+    saved = (run / "train_config.json").read_text()
+    with pytest.raises(RunFolderError, match="already holds a run"):
+        train(_config(), run, splits=_splits(), progress=False)
+    with pytest.raises(RunFolderError, match=r"batch_size: saved 4, now 2.*epochs: saved 2, now 3"):
+        train(_config(epochs=3, batch_size=2), run, resume=True, splits=_splits(), progress=False)
+    assert (run / "train_config.json").read_text() == saved
+    assert not (run / ".lock").exists()
+    (run / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"checkpoint.pt \(0 bytes\) is not a readable training checkpoint"):
+        train(_config(), run, resume=True, splits=_splits(), progress=False)
+    result = train(_config(), run, overwrite=True, splits=_splits(), progress=False)
+    assert result.steps == 10 and (run / "checkpoint.pt").stat().st_size > 0
 
 
 def test_flips_and_config_files(tmp_path) -> None:

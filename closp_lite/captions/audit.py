@@ -17,6 +17,7 @@ import pandas as pd
 
 from closp_lite.captions.lexicon import faithfulness
 from closp_lite.captions.sar_rewrite import forbidden_words
+from closp_lite.data.format import decode_labels
 from closp_lite.labels import harmonize
 
 
@@ -78,7 +79,7 @@ def audit_table(captions: pd.DataFrame, metadata: pd.DataFrame) -> pd.DataFrame:
     missing = sorted(set(captions["key"]) - set(meta.index))
     if missing:
         raise ValueError(f"caption keys not in the metadata: {missing[:5]} (captions of another corpus?)")
-    labels = [list(meta.at[key, "labels"]) for key in captions["key"]]
+    labels = [decode_labels(meta.at[key, "labels"]) for key in captions["key"]]
     modalities = [str(meta.at[key, "modality"]) for key in captions["key"]]
     rows = {style: audit_style(captions[style].astype(str).tolist(), labels, modalities) for style in captions.columns if style != "key"}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("style")

@@ -1,20 +1,5 @@
-"""The upstream CLOSP caption: the harmonized label set as text (chapter 4)."""
+"""The upstream CLOSP caption (chapter 4); it lives with the labels (:mod:`closp_lite.labels.text`)."""
 
-from __future__ import annotations
+from closp_lite.labels.text import closp_text
 
-from collections.abc import Iterable
-
-from closp_lite.labels import harmonize
-
-
-def closp_text(labels: Iterable[str]) -> str:
-    """Return the CLOSP text of a label set: harmonized, sorted, lower-cased, joined with ". " (chapter 4).
-
-    Upstream iterates a Python set, so its order is arbitrary; sorting makes the text (and its
-    embedding) deterministic. Source labels are harmonized first; a label that cannot be mapped
-    raises ``ValueError`` instead of leaking into the text.
-    """
-    result = harmonize(labels)
-    if result.unmapped:
-        raise ValueError(f"cannot write a CLOSP text: unknown labels {result.unmapped}; harmonize or fix them first")
-    return ". ".join(sorted(label.lower() for label in result.labels))
+__all__ = ["closp_text"]

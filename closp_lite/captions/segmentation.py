@@ -187,7 +187,7 @@ def segmentation_caption(
         raise ValueError(f"extent shape {np.shape(extent)} differs from mask shape {mask.shape}")
     cover = [label for label in labels if label not in CRISIS_LABELS]
     regions = {label: None if mask is None else mask == DW_CLASSES.index(label) for label in cover}
-    cover.sort(key=lambda label: -(0.0 if regions[label] is None else float(regions[label].mean())))
+    cover.sort(key=lambda label: -(0.0 if (region := regions[label]) is None else float(region.mean())))
     sentences = [pick(LEADS[modality], rng)]
     sentences += [_cover_sentence(label, regions[label], rng) for label in cover]
     sentences += [_crisis_sentence(label, extent) for label in labels if label in CRISIS_LABELS]

@@ -20,6 +20,7 @@ from closp_lite.captions.closp import closp_text
 from closp_lite.captions.sar_rewrite import optical_description, rewrite_for_sar
 from closp_lite.captions.segmentation import segmentation_caption
 from closp_lite.captions.templates import STYLE_CODES, caption_rng, template_caption
+from closp_lite.config import DEFAULT_SEED
 from closp_lite.labels import harmonize
 
 STYLES: tuple[str, ...] = tuple(STYLE_CODES)
@@ -44,7 +45,7 @@ def caption(
     key: str,
     labels: Sequence[str],
     modality: str,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     mask: np.ndarray | None = None,
     extent: np.ndarray | None = None,
 ) -> str:
@@ -71,7 +72,7 @@ def caption(
 def caption_table(
     root: str | Path,
     styles: Sequence[str] = STYLES,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     keys: Sequence[str] | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -83,7 +84,7 @@ def caption_table(
     Raises:
         FileNotFoundError: if ``root`` is not a corpus folder; ValueError for unknown styles or keys.
     """
-    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.data.format import CrisisLandMark, decode_labels
 
     styles = check_styles(styles)
     with CrisisLandMark(root) as corpus:
@@ -94,13 +95,13 @@ def caption_table(
             raise ValueError(f"{root}: keys not in metadata.parquet: {missing[:5]}")
         rows = []
         for key in tqdm(keys, desc="captioning", unit="patch", disable=not progress):
-            labels, modality = list(meta.at[key, "labels"]), str(meta.at[key, "modality"])
+            labels, modality = decode_labels(meta.at[key, "labels"]), str(meta.at[key, "modality"])
             mask = corpus.read(key).mask if _NEEDS_MASK.intersection(styles) else None
             rows.append({"key": key, **{style: caption(style, key, labels, modality, seed, mask) for style in styles}})
     return pd.DataFrame(rows, columns=["key", *styles])
 
 
-def build_captions(root: str | Path, styles: Sequence[str] = STYLES, seed: int = 42, progress: bool = True) -> pd.DataFrame:
+def build_captions(root: str | Path, styles: Sequence[str] = STYLES, seed: int = DEFAULT_SEED, progress: bool = True) -> pd.DataFrame:
     """Caption every patch of ``root`` and write ``captions.parquet`` beside it; return the table (chapter 4).
 
     An existing file is replaced (its other style columns are kept when the keys agree).

@@ -44,6 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (UserError, FileNotFoundError, ValueError, ConnectionError) as err:
+    except (UserError, FileNotFoundError, FileExistsError, ValueError, ConnectionError) as err:
         print(f"closp-lite: error: {err}", file=sys.stderr)
         return 1

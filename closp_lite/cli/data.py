@@ -20,15 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(parser)
     parser = command(data_sub, "verify", _data_verify, "check every file and sample of a corpus folder")
     parser.add_argument("path", type=Path, help="corpus folder")
-    parser.add_argument("--skip-bad", action="store_true", help="list bad samples as skipped; succeed if only samples are bad")
+    parser.add_argument("--skip-bad", action="store_true", help="list bad samples as skipped; succeed if only samples are bad and one is usable")
+    parser.add_argument("--checksums", action="store_true", help="also compare SHA-256 sums with the download manifest (reads every file)")
     add_json(parser)
     parser = command(data_sub, "info", _data_info, "count samples per modality, source, split and harmonized label")
     parser.add_argument("path", type=Path, help="corpus folder")
     add_json(parser)
-    parser = command(data_sub, "download", _data_download, "download the real CrisisLandMark corpus (resumable, verified)")
+    parser = command(data_sub, "download", _data_download, "download the real CrisisLandMark corpus from the dataset hub (verified)")
     parser.add_argument("--files", nargs="+", default=None, help="file names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: DATA_DIR/crisislandmark)")
-    parser.add_argument("--base-url", default=None, help="where the files are (default: the Hugging Face dataset)")
     add_json(parser)
 
 
@@ -44,7 +44,7 @@ def _data_examples(args: argparse.Namespace) -> int:
 def _data_verify(args: argparse.Namespace) -> int:
     from closp_lite.data.verify import verify
 
-    report = verify(args.path, skip_bad=args.skip_bad, progress=not args.json)
+    report = verify(args.path, skip_bad=args.skip_bad, progress=not args.json, checksums=args.checksums)
     lines = [f"{file} [{key or '-'}]: {message}" for file, key, message in report.problems]
     summary = f"{args.path}: {report.checked} samples checked, {len(report.problems)} problems, {len(report.skipped)} skipped"
     emit(args, report.to_dict(), "\n".join([summary, *lines]))
@@ -54,9 +54,9 @@ def _data_verify(args: argparse.Namespace) -> int:
 def _data_info(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from closp_lite.data.datasets import CrisisLandMarkDataset
+    from closp_lite.data.module import CrisisLandMarkDataModule
 
-    table = CrisisLandMarkDataset(args.path).metadata
+    table = CrisisLandMarkDataModule(args.path).table
     labels = Counter(label for row in table["harmonized"] for label in row)
     info = {
         "root": str(args.path),
@@ -70,8 +70,8 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _data_download(args: argparse.Namespace) -> int:
-    from closp_lite.data.download import BASE_URL, download
+    from closp_lite.data.download import download
 
-    out = download(args.files, args.out, base_url=args.base_url or BASE_URL, progress=not args.json)
+    out = download(args.files, args.out)
     emit(args, {"root": str(out), "files": args.files or "all"}, f"downloaded to {out}")
     return 0

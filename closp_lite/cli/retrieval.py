@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from closp_lite.cli.common import add_json, command, emit
+from closp_lite.cli.common import UserError, add_json, command, emit
 
 _RUN_HELP = "the model: a run folder written by `closp-lite train`, or 'untrained' (random image towers + MiniLM, the reference of chapter 6)"
 
@@ -44,10 +44,24 @@ def _encoders(run: str) -> Any:
     return untrained_encoders() if run == "untrained" else run_encoders(run)
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from closp_lite.experiments import evaluate_encoders, load_queries
+def _corpus_folder(path: Path) -> Path:
+    if not path.is_dir():
+        raise UserError(f"--data {path} is not a folder: give the corpus folder (with metadata.parquet, crisislandmark.h5 and the shards)")
+    return path
 
-    queries, qrels = load_queries(args.data)
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.experiments import evaluate_encoders, load_queries
+    from closp_lite.queries import stale_judgements
+
+    queries, qrels = load_queries(_corpus_folder(args.data))
+    stale = stale_judgements(qrels, CrisisLandMark(args.data).keys())
+    if stale:
+        raise UserError(
+            f"{args.data}: the relevance judgements name {len(stale)} patches the corpus does not have (first: {stale[:3]}); "
+            f"the query set is stale - rebuild it with `closp-lite queries build {args.data} --out {args.data} --overwrite`"
+        )
     result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k)
     rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]
     for corpus, m in result["metrics"].items():
@@ -61,10 +75,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _embed(args: argparse.Namespace) -> int:
     from closp_lite.embedding_shards import embed_sharded
-    from closp_lite.faiss_index import IndexSpec, model_digest
+    from closp_lite.faiss_index import IndexSpec
 
     spec = IndexSpec(kind=args.index_kind, nprobe=args.nprobe)
-    done = embed_sharded(_encoders(args.run), args.data, args.out, model_digest(args.run), shard_size=args.shard_size,
+    done = embed_sharded(_encoders(args.run), _corpus_folder(args.data), args.out, shard_size=args.shard_size,
                          workers=args.workers, spec=spec, progress=not args.json)  # fmt: skip
     assert done is not None  # only an explicit stop_after_shards returns early
     index, searcher = done
@@ -76,11 +90,15 @@ def _embed(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from closp_lite.experiments import embed_corpus, read_images, search_text
+    from closp_lite.experiments import check_index, embed_corpus, read_images, search_text
     from closp_lite.faiss_index import open_index
 
     encoders = _encoders(args.run)
-    index = open_index(args.index, args.run, args.data) if args.index else embed_corpus(encoders, args.data)
+    if args.index:
+        index = open_index(args.index)  # through FAISS when the folder holds a FAISS index
+        check_index(index, encoders, _corpus_folder(args.data), where=str(args.index))
+    else:
+        index = embed_corpus(encoders, _corpus_folder(args.data))
     rows = search_text(encoders, index, args.text, args.k, args.modality)
     if args.figure:
         from closp_lite.plotting import plot_search_results

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from closp_lite.cli.common import UserError, add_json, command, emit
+from closp_lite.config import DEFAULT_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = command(sub, "simulate", _simulate, "write a simulated CrisisLandMark corpus (S1 + S2 patches)")
     parser.add_argument("--n-s1", type=int, required=True, help="number of simulated Sentinel-1 patches")
     parser.add_argument("--n-s2", type=int, required=True, help="number of simulated Sentinel-2 patches")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (same seed, same files)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cloud-rate", type=float, default=None, help="share of cloudy S2 patches (default 0.1)")
     parser.add_argument("--overwrite", action="store_true", help="replace a corpus already in --out")
@@ -26,6 +27,7 @@ def add_samples_command(data_sub: argparse._SubParsersAction) -> None:
     parser = command(data_sub, "samples", _data_samples, "rebuild (or --check) the bundled simulated corpus data_samples/")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the repository's data_samples/)")
     parser.add_argument("--check", action="store_true", help="regenerate in a temporary folder and compare with MANIFEST.json")
+    parser.add_argument("--overwrite", action="store_true", help="rebuild a sample corpus already in --out (only its own files are replaced)")
     add_json(parser)
 
 
@@ -64,7 +66,10 @@ def _data_samples(args: argparse.Namespace) -> int:
         emit(args, {"root": str(root), "ok": not problems, "problems": problems},
              f"{root}: matches MANIFEST.json" if not problems else "\n".join([f"{root}: differs from MANIFEST.json", *problems]))
         return 0 if not problems else 1
-    manifest = write_samples(root)
+    try:
+        manifest = write_samples(root, overwrite=args.overwrite)
+    except FileExistsError as err:
+        raise UserError(str(err)) from err
     emit(args, {"root": str(root), **manifest},
          f"wrote the simulated sample corpus to {root}: {len(manifest['files'])} files, "
          f"{sum(f['bytes'] for f in manifest['files'].values()) / 1e6:.1f} MB")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from closp_lite.cli.common import UserError, add_json, command, emit
+from closp_lite.config import DEFAULT_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,11 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, help="corpus folder")
     parser.add_argument("--style", default="template", choices=["closp", "template", "segmentation", "sar-rewrite"])
     parser.add_argument("--n", type=int, default=5, help="number of patches")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     add_json(parser)
     parser = command(captions_sub, "build", _captions_build, "write captions.parquet (all styles) beside a corpus")
     parser.add_argument("path", type=Path, help="corpus folder")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     add_json(parser)
     parser = command(captions_sub, "audit", _captions_audit, "audit the captions.parquet of a corpus, per style")
     parser.add_argument("path", type=Path, help="corpus folder")
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, help="corpus folder")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--grading", default="count", choices=["count", "binary"])
+    parser.add_argument("--overwrite", action="store_true", help="replace queries.jsonl and qrels/ already in --out")
     add_json(parser)
 
 
@@ -88,6 +90,6 @@ def _captions_audit(args: argparse.Namespace) -> int:
 def _queries_build(args: argparse.Namespace) -> int:
     from closp_lite.queries import build_queries
 
-    summary = build_queries(args.path, args.out, grading=args.grading)
+    summary = build_queries(args.path, args.out, grading=args.grading, overwrite=args.overwrite)
     emit(args, summary, f"wrote {summary['queries']} queries and {summary['judgements']} judgements to {args.out}")
     return 0

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--label-aware", action="store_true", help="multi-positive targets for equal label sets")
     parser.add_argument("--learnable-scale", action="store_true", help="CLIP's learnable temperature instead of 1.0")
-    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt (with the saved settings)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --out (only the run's own files)")
     add_json(parser)
 
 
@@ -34,7 +35,7 @@ def _train(args: argparse.Namespace) -> int:
     flags = {"mode": args.mode, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     config = replace(config, **{k: v for k, v in flags.items() if v is not None})
     config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale or args.learnable_scale)
-    result = train(config, args.out, resume=args.resume, progress=not args.json)
+    result = train(config, args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.json)
     from closp_lite.distributed import context
 
     if not context().is_main:

@@ -9,38 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from closp_lite.data.bands import to_model_input
 from closp_lite.data.format import CAPTIONS, CrisisLandMark, lonlat, read_captions
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from closp_lite.data.module import collate, corpus_table, select_samples
+from closp_lite.labels.text import closp_text
 
 CLOSP_STYLE = "closp"
 
 __all__ = ["CLOSP_STYLE", "CrisisLandMarkDataset", "collate"]
 
 
-def _harmonized(source_labels: pd.Series) -> pd.Series:
-    """Harmonized, sorted labels of every row; each distinct label set is harmonized once."""
-    from closp_lite.labels import harmonize
-
-    cache: dict[tuple[str, ...], list[str]] = {}
-    out = []
-    for labels in source_labels:
-        key = tuple(labels)
-        if key not in cache:
-            cache[key] = list(harmonize(list(key)).labels)
-        out.append(cache[key])
-    return pd.Series(out, index=source_labels.index, dtype=object)
-
-
 class CrisisLandMarkDataset:
     """A map-style torch dataset of CrisisLandMark samples (chapter 0).
+
+    The selection goes through the corpus view (:mod:`closp_lite.data.module`); for several
+    datasets of one corpus, :class:`~closp_lite.data.module.CrisisLandMarkDataModule` harmonizes the
+    labels once and builds them with :meth:`from_table`.
 
     Args:
         root: the corpus folder.
@@ -48,7 +37,7 @@ class CrisisLandMarkDataset:
         split: ``"train"``, ``"test"`` or ``None`` for both.
         sources: keep only these sources (``metadata.source``).
         labels: keep samples having **any** of these harmonized labels.
-        text_style: ``"closp"`` (the upstream text, :func:`closp_lite.captions.closp_text`) or a
+        text_style: ``"closp"`` (the upstream text, :func:`closp_lite.labels.text.closp_text`) or a
             column of ``captions.parquet``.
         transforms: a callable applied to each sample dict.
         keys: keep only these keys, in this order.
@@ -68,50 +57,27 @@ class CrisisLandMarkDataset:
         transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         keys: Sequence[str] | None = None,
     ) -> None:
-        self.root = Path(root)
-        self.corpus = CrisisLandMark(self.root)
+        corpus = CrisisLandMark(root)
+        selected = select_samples(corpus_table(corpus), modality, split, sources, labels, keys, where=str(corpus.root))
+        self._setup(corpus, selected, text_style, transforms)
+
+    @classmethod
+    def from_table(
+        cls, corpus: CrisisLandMark, table: pd.DataFrame, text_style: str = CLOSP_STYLE,
+        transforms: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> CrisisLandMarkDataset:  # fmt: skip
+        """A dataset over rows already selected from :func:`~closp_lite.data.module.corpus_table` (chapter 0)."""
+        dataset = cls.__new__(cls)
+        dataset._setup(corpus, table.reset_index(drop=True), text_style, transforms)
+        return dataset
+
+    def _setup(self, corpus: CrisisLandMark, table: pd.DataFrame, text_style: str, transforms: Callable[[dict[str, Any]], dict[str, Any]] | None) -> None:
+        self.corpus = corpus
+        self.root = corpus.root
+        self.metadata = table
         self.text_style = text_style
         self.transforms = transforms
-        table = self.corpus.metadata.copy()
-        table["harmonized"] = _harmonized(table["labels"])
-        self.metadata = self._select(table, modality, split, sources, labels, keys).reset_index(drop=True)
         self._captions = self._load_captions() if text_style != CLOSP_STYLE else None
-
-    def _select(
-        self,
-        table: pd.DataFrame,
-        modality: str | None,
-        split: str | None,
-        sources: Iterable[str] | None,
-        labels: Iterable[str] | None,
-        keys: Sequence[str] | None,
-    ) -> pd.DataFrame:
-        if modality not in (None, "s1", "s2"):
-            raise ValueError(f"modality must be 's1', 's2' or None (both), got {modality!r}")
-        if split not in (None, "train", "test"):
-            raise ValueError(f"split must be 'train', 'test' or None (both), got {split!r}")
-        if keys is not None:
-            unknown = [key for key in keys if key not in self.corpus]
-            if unknown:
-                raise ValueError(f"{len(unknown)} keys are not in {self.root} (first: {unknown[0]!r})")
-            table = table.set_index("key", drop=False).loc[list(keys)]
-        keep = np.ones(len(table), dtype=bool)
-        if modality is not None:
-            keep &= (table["modality"] == modality).to_numpy()
-        if split is not None:
-            keep &= (table["split"] == split).to_numpy()
-        if sources is not None:
-            keep &= table["source"].isin(list(sources)).to_numpy()
-        if labels is not None:
-            wanted = set(labels)
-            keep &= np.array([bool(wanted & set(row)) for row in table["harmonized"]], dtype=bool)
-        selected = table[keep]
-        if selected.empty:
-            raise ValueError(
-                f"no sample of {self.root} matches modality={modality!r}, split={split!r}, "
-                f"sources={sources!r}, labels={labels!r}"
-            )
-        return selected
 
     def _load_captions(self) -> pd.Series:
         table = read_captions(self.root)
@@ -138,11 +104,14 @@ class CrisisLandMarkDataset:
     def text(self, index: int) -> str:
         """The caption of sample ``index`` in the dataset's text style."""
         row = self.metadata.iloc[index]
-        if self._captions is None:
-            from closp_lite.captions import closp_text
-
-            return closp_text(row["harmonized"])
-        return str(self._captions.loc[row["key"]])
+        if self._captions is not None:
+            return str(self._captions.loc[row["key"]])
+        if not row["harmonized"]:
+            raise ValueError(
+                f"{self.root}: sample {row['key']!r} has no label of the 12-label vocabulary (source labels "
+                f"{list(row['labels'])}), so its caption would be empty; check it with `closp-lite data verify`"
+            )
+        return closp_text(row["harmonized"])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         import torch
@@ -162,28 +131,3 @@ class CrisisLandMarkDataset:
         if patch.mask is not None:
             sample["mask"] = torch.from_numpy(patch.mask.astype(np.int64))
         return self.transforms(sample) if self.transforms is not None else sample
-
-    def plot(self, index_or_sample: int | dict[str, Any], false_colour: bool = False) -> Figure:
-        """Plot a sample (by index or as a dict) with :func:`closp_lite.plotting.plot_sample`."""
-        from closp_lite.plotting.images import plot_sample
-
-        sample = self[index_or_sample] if isinstance(index_or_sample, int) else index_or_sample
-        return plot_sample(sample, false_colour=false_colour)
-
-
-def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge sample dicts into a batch: tensors of equal shape are stacked, everything else is listed (chapter 0).
-
-    A field missing from some samples (``mask`` in a mixed batch) becomes a list with ``None``.
-    """
-    import torch
-
-    if not batch:
-        raise ValueError("collate() needs at least one sample")
-    names = list(dict.fromkeys(name for sample in batch for name in sample))
-    out: dict[str, Any] = {}
-    for name in names:
-        values = [sample.get(name) for sample in batch]
-        stackable = all(isinstance(v, torch.Tensor) for v in values) and len({tuple(v.shape) for v in values}) == 1
-        out[name] = torch.stack(values) if stackable else values
-    return out

@@ -13,6 +13,7 @@ import json
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _read_band(path: Path) -> tuple[np.ndarray, object, int]:
         return data.astype(np.float32), transform, int(src.crs.to_epsg())
 
 
-def _pixel_coords(transform: object) -> np.ndarray:
+def _pixel_coords(transform: Any) -> np.ndarray:
     """x, y of every pixel centre in the CRS, shape (2, 120, 120)."""
     cols, rows = np.meshgrid(np.arange(PATCH_SIZE) + 0.5, np.arange(PATCH_SIZE) + 0.5)
     x, y = transform @ (cols, rows)
@@ -104,6 +105,7 @@ def load_examples(out_dir: str | Path | None = None, overwrite: bool = False) ->
 
     Raises:
         FileNotFoundError: if ``bigearthnet-common`` is not installed.
+        FileExistsError: if ``out_dir`` holds another corpus and ``overwrite`` is false.
     """
     root = Path(out_dir) if out_dir is not None else data_dir() / "examples"
     if (root / METADATA).is_file() and (root / PAIRS).is_file() and not overwrite:
@@ -115,8 +117,7 @@ def load_examples(out_dir: str | Path | None = None, overwrite: bool = False) ->
             with tarfile.open(source / archive) as tar:
                 tar.extractall(tmp, filter="data")
         folders = {m: sorted(p for p in Path(tmp, ARCHIVES[m].removesuffix(".tar.bz2")).iterdir() if p.is_dir()) for m in ARCHIVES}
-        (root / PAIRS).unlink(missing_ok=True)
-        with CorpusWriter(root, overwrite=True) as writer:
+        with CorpusWriter(root, overwrite=overwrite) as writer:
             for modality in ("s2", "s1"):
                 for folder in folders[modality]:
                     patch, meta = _convert(folder, modality)

@@ -23,11 +23,12 @@ import contextlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import hdf5plugin
@@ -45,17 +46,21 @@ SPLITS: tuple[str, ...] = ("train", "test")
 PART_SUFFIX = ".part"
 """Files being written carry this suffix until they are complete, so nothing half-written looks done."""
 
-# Shard-name prefixes of the official corpus whose modality is known without opening an image.
-_SHARD_MODALITY: dict[str, Modality] = {
-    "benv2s1": "s1",
-    "benv2s2": "s2",
-    "sen1flood": "s1",
-    "sen2flood": "s2",
-    "mmflood": "s1",
-    "quakeset": "s1",
-    "cabuar": "s2",
+SOURCES: dict[str, tuple[str, Modality]] = {
+    "benv2s1": ("benv2s1", "s1"),
+    "benv2s2": ("benv2s2", "s2"),
+    "cabuar": ("cabuar", "s2"),
+    "mmflood": ("mmflood", "s1"),
+    "sen1flood": ("sen12flood", "s1"),
+    "sen2flood": ("sen12flood", "s2"),
+    "quakeset": ("quakeset", "s1"),
 }
+"""Source -> (shard stem, modality) of the official corpus: ``benv2s1_part1..4.h5``, ...;
+``sen1flood`` and ``sen2flood`` share one shard file, ``sen12flood.h5``."""
 _PART_RE = re.compile(r"_part\d+$")
+TIMESTAMP_RESOLUTION_S = 128
+"""Spacing of float32 values near today's POSIX time (2**30 s .. 2**31 s): a timestamp stored as
+float32, as the dataset card documents, is only known to within about two minutes."""
 
 __all__ = [
     "CAPTIONS",
@@ -63,16 +68,26 @@ __all__ = [
     "METADATA",
     "QRELS_DIR",
     "QUERIES",
+    "SOURCES",
     "SPLITS",
+    "TIMESTAMP_RESOLUTION_S",
     "CorpusWriter",
     "CrisisLandMark",
     "Patch",
+    "atomic_path",
+    "centre_lonlat",
     "check_patch",
+    "corpus_files",
+    "decode_labels",
+    "external_links",
+    "finish_swap",
     "lonlat",
     "parse_crs",
+    "parse_timestamp",
     "read_captions",
     "read_qrels",
     "read_queries",
+    "shard_modality",
     "source_of_shard",
     "write_captions",
     "write_qrels",
@@ -137,22 +152,105 @@ def check_patch(patch: Patch) -> None:
         )
 
 
+def _scalar(value: Any) -> Any:
+    """The one value of a scalar or a one-element array (the published format stores (1,) arrays)."""
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise ValueError(f"expected one value, got an array of shape {value.shape}")
+        value = value.reshape(()).item()
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def parse_crs(value: Any) -> int:
-    """EPSG code of a ``crs`` attribute: an integer, or a string such as ``"32633"`` / ``"EPSG:32633"`` (chapter 0).
+    """EPSG code of a ``crs`` attribute (chapter 0).
+
+    Accepts an integer, a string such as ``"32633"`` / ``"EPSG:32633"``, or a float or a float
+    array of shape (1,) holding an integral value (the dataset card's encoding: float32 (1,)).
 
     Raises:
         ValueError: if the value holds no EPSG code.
     """
-    text = _decode_str(value.item() if isinstance(value, np.ndarray) else value).strip()
+    try:
+        value = _scalar(value)
+    except ValueError as err:
+        raise ValueError(f"crs {value!r} is not an EPSG code ({err})") from err
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    text = _decode_str(value).strip()
     match = re.fullmatch(r"(?:EPSG:)?(\d+)", text, flags=re.IGNORECASE)
     if match is None:
-        raise ValueError(f"crs {text!r} is not an EPSG code (expected e.g. 32633 or 'EPSG:32633')")
+        raise ValueError(f"crs {text!r} is not an EPSG code (expected e.g. 32633, 32633.0 or 'EPSG:32633')")
     return int(match.group(1))
 
 
-def source_of_shard(shard: str) -> str:
-    """The source name of a shard file name: ``benv2s1_part3.h5`` -> ``benv2s1`` (chapter 0)."""
+def parse_timestamp(value: Any) -> str | None:
+    """ISO 8601 text of a ``timestamp`` attribute, or ``None`` if it is empty (chapter 0).
+
+    Strings are kept as they are. Numbers (also float32 arrays of shape (1,), the dataset card's
+    encoding) are POSIX seconds, written as UTC; float32 holds them only to about
+    :data:`TIMESTAMP_RESOLUTION_S` seconds, so the minutes are approximate.
+
+    Raises:
+        ValueError: for a value that is neither text nor a finite number.
+    """
+    from datetime import UTC, datetime
+
+    try:
+        value = _scalar(value)
+    except ValueError as err:
+        raise ValueError(f"timestamp {value!r} is not one value ({err})") from err
+    if isinstance(value, bytes | str):
+        text = _decode_str(value).strip()
+        return text or None
+    if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        return datetime.fromtimestamp(round(float(value)), tz=UTC).isoformat().replace("+00:00", "Z")
+    raise ValueError(f"timestamp {value!r} is neither ISO 8601 text nor POSIX seconds")
+
+
+def _shard_stem(shard: str) -> str:
     return _PART_RE.sub("", Path(shard).name.removesuffix(".h5"))
+
+
+def source_of_shard(shard: str, modality: str | None = None) -> str:
+    """The source of a sample from its shard file name (and modality where a shard holds two) (chapter 0).
+
+    ``benv2s1_part3.h5`` -> ``benv2s1``; ``sen12flood.h5`` -> ``sen1flood`` (S1) or
+    ``sen2flood`` (S2). A shard outside :data:`SOURCES` (a simulated corpus) is its own source.
+
+    Raises:
+        ValueError: for a shared shard without a modality.
+    """
+    stem = _shard_stem(shard)
+    candidates = [source for source, (shard_stem, _) in SOURCES.items() if shard_stem == stem]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else stem
+    matching = [source for source in candidates if SOURCES[source][1] == modality]
+    if len(matching) != 1:
+        raise ValueError(f"{shard} holds the sources {candidates}: the modality (s1 or s2) decides, got {modality!r}")
+    return matching[0]
+
+
+def shard_modality(shard: str) -> Modality | None:
+    """The modality of every sample of an official shard, or ``None`` if it holds both or is unknown (chapter 0)."""
+    modalities = {modality for shard_stem, modality in SOURCES.values() if shard_stem == _shard_stem(shard)}
+    return modalities.pop() if len(modalities) == 1 else None
+
+
+def external_links(master: str | Path) -> dict[str, str]:
+    """``key -> shard file name`` of the top-level external links of a master file (chapter 0).
+
+    Raises:
+        OSError: if the master file cannot be opened.
+    """
+    found: dict[str, str] = {}
+
+    def visit(name: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink) and "/" not in name:
+            found[name] = link.filename
+
+    with h5py.File(master, "r") as handle:
+        handle.visititems_links(visit)
+    return found
 
 
 def _part(path: Path) -> Path:
@@ -160,8 +258,8 @@ def _part(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds (chapter 0)."""
     tmp = _part(path)
     tmp.unlink(missing_ok=True)
     try:
@@ -177,13 +275,61 @@ def _compression() -> dict[str, Any]:
     return {**hdf5plugin.Zstd(clevel=3), "shuffle": True}
 
 
+STAGING = ".closp-new.part"
+"""Folder inside a corpus folder where :class:`CorpusWriter` stages a new corpus."""
+SWAP_JOURNAL = ".closp-swap.json"
+"""Written once the staged corpus is complete; while it exists, :func:`finish_swap` completes the swap."""
+
+
+def corpus_files(root: str | Path) -> list[str]:
+    """The files of the corpus in ``root``: metadata, master and every shard it links to (chapter 0)."""
+    root = Path(root)
+    files = [name for name in (METADATA, MASTER) if (root / name).is_file()]
+    if (root / MASTER).is_file():
+        with contextlib.suppress(OSError):
+            # Only plain names: a link outside the folder is never ours to replace.
+            files += sorted({name for name in external_links(root / MASTER).values() if Path(name).name == name})
+    return files
+
+
+def finish_swap(root: str | Path) -> None:
+    """Complete or undo a corpus swap that a killed process left in ``root`` (chapter 0).
+
+    With a journal the staged corpus was complete: it is moved in (again) and the old corpus
+    files it does not replace are removed. Without one the staging folder is an unfinished
+    corpus and is removed. Either way ``root`` ends with exactly one corpus and no staging files.
+    """
+    root = Path(root)
+    staging, journal = root / STAGING, root / SWAP_JOURNAL
+    if journal.is_file():
+        plan = json.loads(journal.read_text())
+        if (staging / METADATA).exists():
+            (root / METADATA).unlink(missing_ok=True)  # from here on root is not a finished corpus
+        for name in plan["new"]:
+            if name != METADATA and (staging / name).exists():
+                os.replace(staging / name, root / name)
+        for name in set(plan["old"]) - set(plan["new"]):
+            (root / name).unlink(missing_ok=True)
+        if (staging / METADATA).exists():
+            os.replace(staging / METADATA, root / METADATA)  # the metadata last: the corpus is complete
+        journal.unlink()
+    if staging.exists():
+        shutil.rmtree(staging)
+
+
 class CorpusWriter:
     """Write patches into a CrisisLandMark folder (chapter 0).
 
-    Use as a context manager; :meth:`add` streams each patch to its shard (``<shard>.h5.part``).
-    On a clean exit the shards are renamed, then the master file and ``metadata.parquet`` are
-    written, the metadata last: a folder without ``metadata.parquet`` is never a finished corpus.
-    On an exception every partial file is removed.
+    Use as a context manager; :meth:`add` streams each patch to its shard. Everything is written
+    into a staging folder (:data:`STAGING`) inside ``root`` first. On a clean exit the staged
+    corpus replaces the old one (only the old corpus's own files: :func:`corpus_files`), the
+    metadata last, through a journal, so a process killed at any moment leaves the old corpus, or
+    the new one once :func:`finish_swap` has run (the next writer or reader runs it). On an
+    exception the staging folder is removed and the old corpus stays as it was.
+
+    Raises:
+        FileExistsError: if ``root`` holds a corpus and ``overwrite`` is false, or if a file of
+            ``root`` that is not part of its corpus would be replaced.
     """
 
     def __init__(self, root: str | Path, overwrite: bool = False) -> None:
@@ -192,15 +338,20 @@ class CorpusWriter:
         self._shards: dict[str, h5py.File] = {}
         self._rows: list[dict[str, Any]] = []
         self._keys: set[str] = set()
+        self._old: list[str] = []
         self._open = False
 
-    def __enter__(self) -> CorpusWriter:
-        existing = [name for name in (MASTER, METADATA) if (self.root / name).exists()]
-        if existing and not self.overwrite:
-            raise FileExistsError(f"{self.root} already holds a corpus ({', '.join(existing)}); pass overwrite=True to replace it")
-        if existing:
-            _remove_corpus(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
+    @property
+    def staging(self) -> Path:
+        """The folder the new corpus is written to until it is complete."""
+        return self.root / STAGING
+
+    def __enter__(self) -> Self:
+        finish_swap(self.root)
+        self._old = corpus_files(self.root)
+        if self._old and not self.overwrite:
+            raise FileExistsError(f"{self.root} already holds a corpus ({', '.join(self._old[:3])}, ...); pass overwrite=True to replace it")
+        self.staging.mkdir(parents=True)
         self._open = True
         return self
 
@@ -242,8 +393,7 @@ class CorpusWriter:
 
     def _shard(self, shard: str) -> h5py.File:
         if shard not in self._shards:
-            path = _part(self.root / f"{shard}.h5")
-            self._shards[shard] = h5py.File(path, "w", track_order=True)
+            self._shards[shard] = h5py.File(self.staging / f"{shard}.h5", "w", track_order=True)
         return self._shards[shard]
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -251,35 +401,25 @@ class CorpusWriter:
         for handle in self._shards.values():
             handle.close()
         if exc_type is not None:
-            for shard in self._shards:
-                _part(self.root / f"{shard}.h5").unlink(missing_ok=True)
+            shutil.rmtree(self.staging, ignore_errors=True)
             return
-        for shard in self._shards:
-            os.replace(_part(self.root / f"{shard}.h5"), self.root / f"{shard}.h5")
-        with _atomic(self.root / MASTER) as tmp, h5py.File(tmp, "w", track_order=True) as master:
+        with h5py.File(self.staging / MASTER, "w", track_order=True) as master:
             for row in self._rows:
                 master[row["key"]] = h5py.ExternalLink(f"{row['shard']}.h5", f"/{row['key']}")
         table = pd.DataFrame(self._rows, columns=["key", "split", "labels", "modality", "source", "shard"])
-        with _atomic(self.root / METADATA) as tmp:
-            table.to_parquet(tmp, index=False)
+        table.to_parquet(self.staging / METADATA, index=False)
+        new = [f"{shard}.h5" for shard in self._shards] + [MASTER, METADATA]
+        clashes = [name for name in new if (self.root / name).exists() and name not in self._old]
+        if clashes:
+            shutil.rmtree(self.staging)
+            raise FileExistsError(f"{self.root}: {', '.join(clashes)} would be replaced but are not part of its corpus; move them away")
+        with atomic_path(self.root / SWAP_JOURNAL) as tmp:
+            tmp.write_text(json.dumps({"old": self._old, "new": new}))
+        finish_swap(self.root)
 
 
-def _remove_corpus(root: Path) -> None:
-    """Delete the master, the metadata and every shard the master links to (nothing else in ``root``)."""
-    (root / METADATA).unlink(missing_ok=True)
-    master = root / MASTER
-    if master.exists():
-        shards: set[str] = set()
-        with contextlib.suppress(OSError), h5py.File(master, "r") as handle:
-            handle.visititems_links(lambda _name, link: shards.add(getattr(link, "filename", "")) and None)
-        master.unlink()
-        for name in shards - {""}:
-            if Path(name).name == name:  # never follow a link outside the folder
-                (root / name).unlink(missing_ok=True)
-
-
-def _decode_labels(value: Any) -> list[str]:
-    """Labels attribute -> list of str (arrays of str/bytes, or one string holding a list)."""
+def decode_labels(value: Any) -> list[str]:
+    """A ``labels`` attribute as a list of str: arrays of str/bytes, or one string holding a list (chapter 0)."""
     if isinstance(value, bytes):
         value = value.decode()
     if isinstance(value, str):
@@ -307,6 +447,8 @@ class CrisisLandMark:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if (self.root / SWAP_JOURNAL).is_file():
+            finish_swap(self.root)  # a writer was killed after its new corpus was complete
         for name in (METADATA, MASTER):
             if not (self.root / name).is_file():
                 raise FileNotFoundError(
@@ -332,27 +474,22 @@ class CrisisLandMark:
             )
         shards = self.metadata["key"].map(shard_of)
         self.metadata["shard"] = shards
-        if "source" not in self.metadata.columns:
-            self.metadata["source"] = shards.map(source_of_shard)
         if "modality" not in self.metadata.columns:
             self.metadata["modality"] = [self._modality(key, shard) for key, shard in zip(self.metadata["key"], shards)]
+        if "source" not in self.metadata.columns:
+            self.metadata["source"] = [source_of_shard(s, m) for s, m in zip(shards, self.metadata["modality"])]
 
     def _links(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-
-        def visit(name: str, link: h5py.ExternalLink | h5py.SoftLink | h5py.HardLink) -> None:
-            if isinstance(link, h5py.ExternalLink) and "/" not in name:
-                found[name] = link.filename.removesuffix(".h5")
-
-        with h5py.File(self.root / MASTER, "r") as master:
-            master.visititems_links(visit)
-        return found
+        try:
+            links = external_links(self.root / MASTER)
+        except OSError as err:
+            raise ValueError(f"{self.root / MASTER} cannot be read ({err}): download it again, then run `closp-lite data verify`") from err
+        return {key: filename.removesuffix(".h5") for key, filename in links.items()}
 
     def _modality(self, key: str, shard: str) -> Modality:
-        known = _SHARD_MODALITY.get(source_of_shard(shard))
-        return known or modality_from_bands(self._group(key, shard)["image"].shape[0])
+        return shard_modality(shard) or modality_from_bands(self._group(key, shard)["image"].shape[0])
 
-    def __enter__(self) -> CrisisLandMark:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -387,37 +524,53 @@ class CrisisLandMark:
             path = self.root / f"{shard}.h5"
             if not path.is_file():
                 raise FileNotFoundError(f"{path} not found: the shard is missing from {self.root} (download it again)")
-            self._handles[shard] = h5py.File(path, "r")
+            try:
+                self._handles[shard] = h5py.File(path, "r")
+            except OSError as err:
+                raise ValueError(f"{path} cannot be opened ({err}): truncated or damaged - download it again") from err
         return self._handles[shard]
 
     def _group(self, key: str, shard: str) -> h5py.Group:
         handle = self._file(shard)
         if key not in handle:
-            raise KeyError(f"{handle.filename}: no group for sample {key!r}")
+            raise ValueError(f"{handle.filename}: no group for sample {key!r} (run `closp-lite data verify` on {self.root})")
         return handle[key]
 
     def read(self, key: str) -> Patch:
-        """Read sample ``key`` as a :class:`Patch`.
+        """Read sample ``key`` as a :class:`Patch` that follows the stored-patch contract (chapter 0).
 
         Raises:
-            KeyError: if ``key`` is not in the metadata; ValueError for a group without ``crs``.
+            ValueError: naming the file and the key, for a key the corpus lacks, a missing
+                dataset or attribute, a wrong shape, an image without a finite pixel, or
+                unreadable (truncated) data.
         """
         if key not in self._index:
-            raise KeyError(f"sample {key!r} is not in {self.root / METADATA}")
-        shard = self.metadata["shard"].iat[self._index[key]]
+            raise ValueError(f"sample {key!r} is not in {self.root / METADATA} (see CrisisLandMark.keys())")
+        shard = str(self.metadata["shard"].iat[self._index[key]])
+        where = f"{self.root / (shard + '.h5')}: sample {key!r}"
         group = self._group(key, shard)
         attrs = group.attrs
-        if "crs" not in attrs:
-            raise ValueError(f"{self.root / (shard + '.h5')}: sample {key!r} has no 'crs' attribute")
-        return Patch(
-            key=key,
-            image=group["image"][()].astype(np.float32, copy=False),
-            coords=group["coords"][()].astype(np.float32, copy=False),
-            crs=parse_crs(attrs["crs"]),
-            labels=_decode_labels(attrs["labels"]) if "labels" in attrs else list(self.metadata["labels"].iat[self._index[key]]),
-            timestamp=_decode_str(attrs["timestamp"]) if "timestamp" in attrs else None,
-            mask=group["mask"][()] if "mask" in group else None,
-        )
+        missing = [f"dataset {n!r}" for n in ("image", "coords") if n not in group] + [f"attribute {n!r}" for n in ("crs",) if n not in attrs]
+        if missing:
+            raise ValueError(f"{where} has no {', '.join(missing)} (run `closp-lite data verify` on {self.root})")
+        try:
+            patch = Patch(
+                key=key,
+                image=group["image"][()].astype(np.float32, copy=False),
+                coords=group["coords"][()].astype(np.float32, copy=False),
+                crs=parse_crs(attrs["crs"]),
+                labels=decode_labels(attrs["labels"]) if "labels" in attrs else decode_labels(self.metadata["labels"].iat[self._index[key]]),
+                timestamp=parse_timestamp(attrs["timestamp"]) if "timestamp" in attrs else None,
+                mask=group["mask"][()] if "mask" in group else None,
+            )
+            check_patch(patch)
+        except OSError as err:
+            raise ValueError(f"{where}: cannot read the data ({err}): the file is truncated or damaged - download it again") from err
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from err
+        if not np.isfinite(patch.image).any():
+            raise ValueError(f"{where}: the image has no finite pixel (all NaN); remove the sample or skip it (closp-lite data verify --skip-bad)")
+        return patch
 
 
 def _read_metadata(root: Path) -> pd.DataFrame:
@@ -454,7 +607,7 @@ def write_queries(root: str | Path, queries: list[dict]) -> Path:
         seen.add(str(query["id"]))
     path = Path(root) / QUERIES
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps({**q, "id": str(q["id"])}, ensure_ascii=False) + "\n" for q in queries))
     return path
 
@@ -506,7 +659,7 @@ def write_qrels(root: str | Path, qrels: dict[str, dict[str, int]], name: str = 
             lines.append(f"{qid} 0 {docid} {int(rel)}\n")
     path = Path(root) / QRELS_DIR / f"{name}.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text("".join(lines))
     return path
 
@@ -566,7 +719,7 @@ def write_captions(root: str | Path, table: pd.DataFrame) -> Path:
     if len(duplicated):
         raise ValueError(f"captions: duplicate key {duplicated.iloc[0]!r}")
     path = Path(root) / CAPTIONS
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         table.reset_index(drop=True).to_parquet(tmp, index=False)
     return path
 
@@ -591,17 +744,25 @@ def _to_lonlat(crs: int) -> Any:
         raise ValueError(f"EPSG:{crs} is not a coordinate reference system pyproj knows ({err})") from err
 
 
+def centre_lonlat(coords: np.ndarray, crs: int) -> tuple[float, float]:
+    """Longitude and latitude (degrees) of the centre pixel ``coords[:, 60, 60]``, as GeoCLOSP uses it (chapters 0, 7).
+
+    Raises:
+        ValueError: if pyproj does not know the CRS.
+    """
+    centre = coords.shape[-1] // 2
+    lon, lat = _to_lonlat(int(crs)).transform(float(coords[0, centre, centre]), float(coords[1, centre, centre]))
+    return float(lon), float(lat)
+
+
 def lonlat(patch: Patch) -> tuple[float, float]:
-    """Longitude and latitude (degrees) of the centre pixel ``coords[:, 60, 60]`` (chapters 0, 7).
+    """Longitude and latitude (degrees) of the centre pixel of a patch (chapters 0, 7).
 
     Raises:
         ValueError: naming the key if the CRS is unknown.
     """
-    centre = PATCH_SIZE // 2
-    x, y = (float(v) for v in patch.coords[:, centre, centre])
     try:
-        lon, lat = _to_lonlat(int(patch.crs)).transform(x, y)
+        return centre_lonlat(patch.coords, patch.crs)
     except ValueError as err:
         raise ValueError(f"patch {patch.key!r}: {err}") from err
-    return float(lon), float(lat)
 

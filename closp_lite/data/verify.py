@@ -13,7 +13,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from closp_lite.data.bands import N_BANDS, PATCH_SIZE, modality_from_bands
-from closp_lite.data.format import MASTER, METADATA, parse_crs
+from closp_lite.data.checksum import sha256_of
+from closp_lite.data.download import MANIFEST, read_manifest
+from closp_lite.data.format import MASTER, METADATA, decode_labels, external_links, parse_crs, parse_timestamp
 
 __all__ = ["Problem", "VerifyReport", "verify"]
 
@@ -37,8 +39,10 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing is wrong, or (skip mode) when only whole samples were bad and are skipped."""
-        return all(key for _, key, _ in self.problems) if self.skipped else not self.problems
+        """True when nothing is wrong, or (skip mode) when only whole samples were bad and at least one is usable."""
+        if self.skipped:
+            return bool(self.usable) and all(key for _, key, _ in self.problems)
+        return not self.problems
 
     def to_dict(self) -> dict:
         """A JSON-ready summary."""
@@ -48,6 +52,7 @@ class VerifyReport:
             "checked": self.checked,
             "problems": [{"file": f, "key": k, "message": m} for f, k, m in self.problems],
             "skipped": self.skipped,
+            "usable": len(self.usable),
         }
 
 
@@ -96,23 +101,33 @@ def _check_sample(group: h5py.Group, modality: str | None) -> list[str]:
         known = False
     if not known:
         messages.append(f"crs {group.attrs['crs']!r} is not an EPSG code pyproj knows")
+    if "timestamp" in group.attrs:
+        try:
+            parse_timestamp(group.attrs["timestamp"])
+        except ValueError as err:
+            messages.append(str(err))
+    unmapped = _unmapped(tuple(decode_labels(group.attrs["labels"])))
+    if unmapped:
+        messages.append(f"labels {list(unmapped)} map to none of the 12 vocabulary labels (closp-lite labels harmonize)")
     if "mask" in group and group["mask"].shape != (PATCH_SIZE, PATCH_SIZE):
         messages.append(f"mask shape {group['mask'].shape}, expected ({PATCH_SIZE}, {PATCH_SIZE})")
     return messages
 
 
+@lru_cache(maxsize=4096)
+def _unmapped(labels: tuple[str, ...]) -> tuple[str, ...]:
+    from closp_lite.labels import harmonize
+
+    return tuple(harmonize(list(labels)).unmapped)
+
+
 def _links(master_path: Path, report: VerifyReport) -> dict[str, str] | None:
     """key -> shard file name from the master's external links (None if the master is unreadable)."""
-    found: dict[str, str] = {}
     try:
-        with h5py.File(master_path, "r") as master:
-            master.visititems_links(
-                lambda name, link: found.__setitem__(name, link.filename) if isinstance(link, h5py.ExternalLink) else None
-            )
+        return external_links(master_path)
     except OSError as err:
         report.problems.append((str(master_path), "", f"cannot open the master file ({err}); download it again"))
         return None
-    return found
 
 
 def _open_shards(root: Path, shards: set[str], report: VerifyReport) -> dict[str, h5py.File]:
@@ -128,12 +143,31 @@ def _open_shards(root: Path, shards: set[str], report: VerifyReport) -> dict[str
     return handles
 
 
-def verify(root: str | Path, skip_bad: bool = False, progress: bool = True) -> VerifyReport:
+def _check_manifest(root: Path, report: VerifyReport, checksums: bool) -> None:
+    """Compare the files a download recorded with what is on disk (size; SHA-256 if ``checksums``)."""
+    try:
+        manifest = read_manifest(root)
+    except ValueError as err:
+        report.problems.append((str(root / MANIFEST), "", str(err)))
+        return
+    for name, entry in sorted(manifest.items()):
+        path = root / name
+        if not path.is_file():
+            report.problems.append((str(path), "", f"listed in the download manifest but missing; run `closp-lite data download --out {root}`"))
+        elif path.stat().st_size != entry.get("size"):
+            report.problems.append((str(path), "", f"{path.stat().st_size} bytes, the download manifest says {entry.get('size')}: download it again"))
+        elif checksums and sha256_of(path) != entry.get("sha256"):
+            report.problems.append((str(path), "", "SHA-256 differs from the download manifest: download it again"))
+
+
+def verify(root: str | Path, skip_bad: bool = False, progress: bool = True, checksums: bool = False) -> VerifyReport:
     """Check every file and every sample of a CrisisLandMark folder (chapter 0).
 
     Detects: a missing master or metadata, metadata keys without a link, links to missing or
     damaged (truncated) shards, missing datasets or attributes, wrong band counts or shapes,
-    all-NaN images, unknown CRS codes. Every problem names the file and the sample key. With
+    all-NaN images, unknown CRS codes, unreadable timestamps, labels outside the vocabulary, and
+    files that differ from the download manifest (sizes; SHA-256 with ``checksums=True``).
+    Every problem names the file and the sample key. With
     ``skip_bad=True`` the keys of bad samples are listed in ``skipped`` and the good ones in
     ``usable``, so work can go on with the rest - nothing is skipped silently.
     """
@@ -142,6 +176,7 @@ def verify(root: str | Path, skip_bad: bool = False, progress: bool = True) -> V
     for name in (METADATA, MASTER):
         if not (root / name).is_file():
             report.problems.append((str(root / name), "", f"{name} is missing; {root} is not a complete CrisisLandMark folder"))
+    _check_manifest(root, report, checksums)
     if report.problems:
         return report
     try:

@@ -1,14 +1,14 @@
 """Label statistics of a corpus: frequencies per modality and source, co-occurrence, cardinality (chapter 3).
 
-Every function takes a corpus folder or its metadata table (columns ``key``, ``labels`` and, for
-grouping, ``modality`` / ``source``) and works on *harmonized* labels, so the real corpus and a
-simulated one are counted on the same 12-label vocabulary.
+Every function takes a metadata table (columns ``key``, ``labels`` and, for grouping,
+``modality`` / ``source``; e.g. ``CrisisLandMarkDataModule(root).table``) and works on
+*harmonized* labels, so the real corpus and a simulated one are counted on the same 12-label
+vocabulary. Reading files is the data layer's job, not this module's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,18 +16,15 @@ import pandas as pd
 from closp_lite.labels.harmonize import harmonize, vocabulary_index
 from closp_lite.labels.vocabulary import VOCABULARY
 
-CorpusLike = str | Path | pd.DataFrame
+CorpusLike = pd.DataFrame
 
 
 def _metadata(data: CorpusLike) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        if "labels" not in data.columns:
-            raise ValueError(f"a metadata table needs a 'labels' column, got {list(data.columns)}")
-        return data
-    from closp_lite.data.format import CrisisLandMark
-
-    with CrisisLandMark(data) as corpus:
-        return corpus.metadata
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"label statistics take a metadata table (e.g. CrisisLandMarkDataModule(root).table), got {type(data).__name__}")
+    if "labels" not in data.columns:
+        raise ValueError(f"a metadata table needs a 'labels' column, got {list(data.columns)}")
+    return data
 
 
 def label_table(data: CorpusLike) -> pd.DataFrame:

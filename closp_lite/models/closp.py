@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -90,7 +91,7 @@ class CLOSP(nn.Module):
         for modality, weights in self.config.weights.items():
             if modality not in self.towers:
                 raise ValueError(f"weights given for unknown modality {modality!r}: use s1 or s2")
-            init_from(self.towers[modality], weights)
+            init_from(cast(ImageTower, self.towers[modality]), weights)
 
     def image_parameters(self) -> list[nn.Parameter]:
         """Parameters the optimiser trains (image towers, plus the text tower when fine-tuned)."""
@@ -146,15 +147,20 @@ class CLOSP(nn.Module):
         settings = json.loads((folder / CONFIG_FILE).read_text())
         settings["weights"] = {}  # the saved state dict already holds the initial weights
         model = cls(ModelConfig(**settings))
-        state = torch.load(folder / WEIGHTS_FILE, map_location=map_location, weights_only=True)
-        expected = set(model.trainable_state())
-        if set(state) != expected:
+        from closp_lite.runfolder import load_torch_file
+
+        state = load_torch_file(folder / WEIGHTS_FILE, "model", "train the model again (closp-lite train --overwrite)")
+        expected = model.trainable_state()
+        if set(state) != set(expected):
             raise ValueError(
-                f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: missing {sorted(expected - set(state))[:5]}, "
-                f"unexpected {sorted(set(state) - expected)[:5]}"
+                f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: missing {sorted(set(expected) - set(state))[:5]}, "
+                f"unexpected {sorted(set(state) - set(expected))[:5]}"
             )
+        wrong = [f"{k} {tuple(v.shape)} (config: {tuple(expected[k].shape)})" for k, v in state.items() if v.shape != expected[k].shape]
+        if wrong:
+            raise ValueError(f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: layer shapes {wrong[:3]}; the files come from different runs")
         model.load_state_dict(state, strict=False)
-        return model.eval()
+        return model.to(map_location).eval()
 
 
 def atomic_save(obj: object, path: str | Path) -> None:

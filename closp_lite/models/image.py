@@ -29,14 +29,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
 
 from closp_lite.data.bands import N_MODEL_CHANNELS, S2_MODEL_BANDS
+from closp_lite.models.text import EMBED_DIM  # image towers project into the text tower's space
 
-EMBED_DIM = 384
 Arch = Literal["small_cnn", "openclip_vit", "resnet50", "vit_small"]
 ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit", "resnet50", "vit_small")
 # Towers trained from scratch: they normalise their inputs with CHANNEL_STATS (pretrained ones keep
@@ -97,6 +97,9 @@ class TowerConfig:
 class Normalize(nn.Module):
     """Per-channel ``(x - mean) / std`` with fixed (non-trainable) statistics (chapter 5)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
@@ -149,7 +152,7 @@ def torchgeo_backbone(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
         backbone = models.vit_small_patch16_224(weights=None, in_chans=in_channels, num_classes=0)
     else:
         raise ValueError(f"unknown torchgeo backbone {arch!r}: choose resnet50 or vit_small")
-    return backbone, int(backbone.num_features)
+    return backbone, int(cast(Any, backbone).num_features)
 
 
 class ImageTower(nn.Module):
@@ -215,7 +218,7 @@ def weights_enum(arch: Arch, name: str) -> object:
     """
     from torchgeo import models
 
-    enum = {"resnet50": models.ResNet50_Weights, "vit_small": models.ViTSmall16_Weights}.get(arch)
+    enum: Any = {"resnet50": models.ResNet50_Weights, "vit_small": models.ViTSmall16_Weights}.get(arch)
     if enum is None:
         raise ValueError(f"no torchgeo weights for the {arch!r} tower: use resnet50 or vit_small")
     if name not in enum.__members__:

@@ -180,7 +180,7 @@ class OpenClipRGB:
         import open_clip
 
         self.model_name = model_name
-        self.model = create_openclip(model_name, pretrained, device, cache_dir)
+        self.model: Any = create_openclip(model_name, pretrained, device, cache_dir)
         self.device = next(self.model.parameters()).device
         config = open_clip.get_model_preprocess_cfg(self.model)
         size = config["size"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 from torch import nn
@@ -116,7 +116,7 @@ class TextEncoder(nn.Module):
     @property
     def dim(self) -> int:
         """Embedding size (384)."""
-        return int(self.model.config.hidden_size)
+        return int(cast(Any, self.model).config.hidden_size)
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed a batch of texts with gradients when trainable: (N, 384), L2-normalised."""
@@ -156,6 +156,11 @@ class TextEncoder(nn.Module):
         super().train(mode)
         self.model.train(mode and self.trainable)
         return self
+
+    @property
+    def cache_size(self) -> int:
+        """Number of distinct texts whose vectors are cached (chapter 5)."""
+        return len(self._cache)
 
     def clear_cache(self) -> None:
         """Forget cached embeddings (needed after the weights change)."""

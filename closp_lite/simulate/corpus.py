@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from closp_lite.config import data_dir, settings
+from closp_lite.config import DEFAULT_SEED, data_dir, settings
 from closp_lite.data.format import CorpusWriter, Patch
 from closp_lite.labels import VOCABULARY
 from closp_lite.simulate.geography import LANDCOVER_REGIONS, Region, event_regions, get_region
@@ -98,7 +99,7 @@ def _regions(event: str | None) -> tuple[Region, ...]:
     return LANDCOVER_REGIONS if event is None else event_regions(event)
 
 
-def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, float]] | None = None) -> list[PatchPlan]:
+def plan_corpus(n_s1: int, n_s2: int, seed: int = DEFAULT_SEED, mix: dict[str, dict[str, float]] | None = None) -> list[PatchPlan]:
     """Return the plan of a corpus: which source and region every patch comes from (chapter 0).
 
     Sources get their share of each modality exactly (rounded; the land-cover source takes the
@@ -135,7 +136,7 @@ def plan_corpus(n_s1: int, n_s2: int, seed: int = 42, mix: dict[str, dict[str, f
     return plans
 
 
-def make_patch(plan: PatchPlan, seed: int = 42, cloud_rate: float = CLOUD_RATE) -> Patch:
+def make_patch(plan: PatchPlan, seed: int = DEFAULT_SEED, cloud_rate: float = CLOUD_RATE) -> Patch:
     """Render the patch of ``plan`` (its own random stream: the same seed gives the same patch) (chapter 1)."""
     rng = np.random.default_rng([seed, _MODALITY_CODE[plan.modality], plan.index])
     event = SOURCES[plan.source].event
@@ -146,6 +147,7 @@ def make_patch(plan: PatchPlan, seed: int = 42, cloud_rate: float = CLOUD_RATE) 
         plan.modality, get_region(plan.region), rng, event=event, event_fraction=extent, cloud_fraction=clouds
     )
     image = scene.s1 if plan.modality == "s1" else scene.s2
+    assert image is not None  # the scene was rendered for the plan's modality
     return Patch(
         key=plan.key,
         image=image,
@@ -187,7 +189,7 @@ def generate_corpus(
     root: str | Path,
     n_s1: int,
     n_s2: int,
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     *,
     cloud_rate: float = CLOUD_RATE,
     mix: dict[str, dict[str, float]] | None = None,
@@ -208,6 +210,10 @@ def generate_corpus(
     """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
+    if n_s1 < 0 or n_s2 < 0 or n_s1 + n_s2 == 0:
+        raise ValueError(f"a corpus needs at least one patch and no negative count: got {n_s1} S1 and {n_s2} S2 patches")
+    if not 0.0 <= cloud_rate <= 1.0:
+        raise ValueError(f"the cloud rate is a share of S2 patches between 0 and 1, got {cloud_rate}")
     plans = plan_corpus(n_s1, n_s2, seed, mix)
     splitters = {"s1": SplitAssigner(), "s2": SplitAssigner()}
     labels: dict[str, Counter[str]] = {"s1": Counter(), "s2": Counter()}
@@ -215,6 +221,7 @@ def generate_corpus(
     render = partial(make_patch, seed=seed, cloud_rate=cloud_rate)
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(CorpusWriter(root, overwrite=overwrite))
+        patches: Iterator[Patch]
         if workers > 0:
             patches = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers)).imap(render, plans, chunksize=8)
         else:
@@ -241,7 +248,7 @@ def generate_corpus(
 _DONE_FILE = "simulation.json"
 
 
-def sample_corpus(mode: str | None = None, seed: int = 42, progress: bool = True) -> Path:
+def sample_corpus(mode: str | None = None, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
     """Return the folder of the cached simulated corpus of scale ``mode``, generating it once (chapters 0-6).
 
     The size comes from :func:`closp_lite.config.settings` (``n_s1``, ``n_s2``); the corpus lives

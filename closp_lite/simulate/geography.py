@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from pyproj import Transformer
 
 from closp_lite.data.bands import PATCH_SIZE
+from closp_lite.data.format import centre_lonlat as centre_lonlat  # the one implementation, re-exported
 from closp_lite.labels import DW_CLASSES
 
 PIXEL_SIZE_M = 10.0
@@ -211,7 +212,7 @@ def sample_date(region: Region, rng: np.random.Generator) -> dt.date:
     return region.start + dt.timedelta(days=int(offsets[rng.integers(0, len(offsets))]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _allowed_days(name: str) -> np.ndarray:
     region = REGIONS[name]
     span = (region.end - region.start).days + 1
@@ -246,11 +247,6 @@ def _to_utm(epsg: int) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-@lru_cache(maxsize=64)
-def _to_lonlat(epsg: int) -> Transformer:
-    return Transformer.from_crs(epsg, 4326, always_xy=True)
-
-
 def pixel_coords(lon: float, lat: float, size: int = PATCH_SIZE) -> tuple[int, np.ndarray]:
     """Return (EPSG, coords) for a ``size`` x ``size`` patch at 10 m centred on (lon, lat) (chapter 0).
 
@@ -266,10 +262,3 @@ def pixel_coords(lon: float, lat: float, size: int = PATCH_SIZE) -> tuple[int, n
     xs = np.broadcast_to(left + offsets, (size, size))
     ys = np.broadcast_to((top - offsets)[:, None], (size, size))
     return epsg, np.stack([xs, ys]).astype(np.float32)
-
-
-def centre_lonlat(coords: np.ndarray, epsg: int) -> tuple[float, float]:
-    """Return the (lon, lat) of the centre pixel ``coords[:, 60, 60]`` as GeoCLOSP does (chapter 7)."""
-    centre = coords.shape[-1] // 2
-    lon, lat = _to_lonlat(int(epsg)).transform(float(coords[0, centre, centre]), float(coords[1, centre, centre]))
-    return float(lon), float(lat)

@@ -7,20 +7,20 @@ byte-deterministic, so a match means the committed corpus is exactly what this c
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
 import closp_lite
+from closp_lite.config import DEFAULT_SEED
+from closp_lite.data.checksum import sha256_of
+from closp_lite.data.format import atomic_path, corpus_files
 from closp_lite.simulate.corpus import GENERATOR_VERSION, generate_corpus
 
-SAMPLES_SEED = 42
+SAMPLES_SEED = DEFAULT_SEED
 SAMPLES_N_S1 = 20
 SAMPLES_N_S2 = 20
 MANIFEST = "MANIFEST.json"
-_KEEP = {MANIFEST, "README.md"}  # hand-written or bookkeeping files, not part of the corpus
 
 
 def default_samples_dir() -> Path:
@@ -28,26 +28,13 @@ def default_samples_dir() -> Path:
     return Path(closp_lite.__file__).resolve().parent.parent / "data_samples"
 
 
-def sha256(path: Path) -> str:
-    """Return the hex sha256 digest of a file (chapter 0)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _listed(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in _KEEP)
-
-
 def _corpus_files(root: Path) -> dict[str, dict[str, int | str]]:
-    return {p.relative_to(root).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in _listed(root)}
+    return {name: {"sha256": sha256_of(root / name), "bytes": (root / name).stat().st_size} for name in sorted(corpus_files(root))}
 
 
-def _generate(root: Path) -> dict:
-    """Write the sample corpus into the new folder ``root`` and return its manifest."""
-    summary = generate_corpus(root, SAMPLES_N_S1, SAMPLES_N_S2, SAMPLES_SEED, progress=False)
+def _generate(root: Path, overwrite: bool = False) -> dict:
+    """Write the sample corpus into ``root`` (replacing its corpus if ``overwrite``) and return its manifest."""
+    summary = generate_corpus(root, SAMPLES_N_S1, SAMPLES_N_S2, SAMPLES_SEED, progress=False, overwrite=overwrite)
     return {
         "description": (
             "SIMULATED data: synthetic Sentinel-1 and Sentinel-2 patches from the closp_lite scene "
@@ -66,22 +53,21 @@ def _generate(root: Path) -> dict:
     }
 
 
-def write_samples(root: str | Path | None = None) -> dict:
+def write_samples(root: str | Path | None = None, overwrite: bool = False) -> dict:
     """(Re)build the simulated sample corpus in ``root`` (default :func:`default_samples_dir`) with its manifest (chapter 0).
 
-    The corpus is generated in a temporary folder and then replaces the corpus files of ``root``;
-    ``README.md`` stays. Returns the manifest that was written to ``root / MANIFEST.json``.
+    Only the corpus files and ``MANIFEST.json`` are written; any other file in ``root`` stays.
+    Returns the manifest that was written to ``root / MANIFEST.json``.
+
+    Raises:
+        FileExistsError: if ``root`` already holds a sample corpus (or any corpus) and ``overwrite`` is false.
     """
     root = Path(root) if root is not None else default_samples_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="closp_samples_") as tmp:
-        manifest = _generate(Path(tmp) / "corpus")
-        for old in _listed(root):
-            old.unlink()
-        for name in manifest["files"]:
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(Path(tmp) / "corpus" / name, root / name)
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if (root / MANIFEST).exists() and not overwrite:
+        raise FileExistsError(f"{root} already holds a sample corpus ({MANIFEST}); pass --overwrite to rebuild it")
+    manifest = _generate(root, overwrite=overwrite)
+    with atomic_path(root / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
 
