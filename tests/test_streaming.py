@@ -91,7 +91,7 @@ def test_train_full_on_a_corpus_folder(tmp_path: Path) -> None:
     from closp_lite.simulate import sample_corpus
 
     root = sample_corpus("tiny", progress=False)
-    result = _cli("train", "--mode", "full", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8", "--json")
+    result = _cli("train", "--mode", "full", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "4", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["steps"] >= 1
     assert (tmp_path / "run" / "model.pt").is_file()
