@@ -2,10 +2,18 @@
 
     .venv/bin/python benchmarks/calibration.py [--seeds 8] [--n 200]
 
-Three comparisons, written to ``benchmarks/results/calibration.csv`` (one row per class, band
-and comparison), ``calibration.md`` (the same as tables, for the book) and ``calibration.json``
-(summary with the command, machine and date):
+Four comparisons, written to ``benchmarks/results/calibration.csv`` (one row per class, band,
+season and comparison), ``calibration.md`` (the same as tables, for the book) and
+``calibration.json`` (summary with the command, machine and date). The reference values and their
+citations live in ``benchmarks/reference/calibration_references.json``.
 
+0. **Held-aside label medians** (the headline figure of issue 10): per Dynamic World label, the
+   median over patches carrying the label of each patch's median, for real BigEarthNet patches
+   kept aside by the issue's author, against the same statistic over a cloud-free simulated
+   land-cover corpus (``sim_benv2s2``) without snow patches (BigEarthNet dropped them). The
+   same statistic per season (December-February winter, ...) shows how far the season moves it;
+   only all-season real values exist, so the seasonal rows set the season's simulated value
+   beside the all-season reference.
 1. **Real BigEarthNet examples** (6 S1 + S2 pairs shipped with ``bigearthnet-common``, read
    through :func:`closp_lite.data.load_examples`; CORINE labels harmonized by :func:`closp_lite.labels.harmonize`). Real
    patches have patch-level CORINE labels, not pixel maps, so pixels are assigned to a Dynamic
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -44,6 +53,7 @@ from closp_lite.physics.optical import index_cover, to_reflectance
 from closp_lite.simulate import simulate_scene
 from closp_lite.simulate.corpus import make_patch, plan_corpus
 from closp_lite.simulate.geography import LANDCOVER_REGIONS
+from closp_lite.simulate.scene import counterpart_scene
 
 VEGETATION = {"Trees", "Crops", "Grass", "Shrub and Scrub", "Flooded Vegetation"}
 # Which Dynamic World labels an index cover type can stand for.
@@ -55,24 +65,12 @@ COVER_CANDIDATES = {
     "Bare or built": {"Bare", "Built"},
 }
 
-# BigEarthNet band statistics published by the BigEarthNet team (Sumbul et al. 2019; TU Berlin
-# RSiM, bigearthnet-models-tf) for S2 and BigEarthNet-MM (Sumbul et al. 2021) for S1.
-PUBLISHED_BEN_S2_MEAN = (340.77, 429.94, 614.22, 590.24, 950.68, 1792.46, 2075.47, 2218.95, 2266.46, 2246.06, 1594.43, 1009.33)
-PUBLISHED_BEN_S1_MEAN = (-12.62, -19.29)
-
-# Indicative C-band (VV, VH) ranges in dB at 30-45 degrees: Sentinel-1 User Guide (ESA); Ulaby &
-# Long (2014), Microwave Radar and Radiometric Remote Sensing, ch. 10-11; Twele et al. (2016),
-# Int. J. Remote Sens. 37(13) (open water below about -18 dB VV); Dostalova et al. (2021),
-# Remote Sens. 13(3) (forests roughly -6 to -11 dB VV, -12 to -16 dB VH).
-PUBLISHED_S1_RANGES = {
-    "Water": ((-26.0, -18.0), (-32.0, -23.0)),
-    "Trees": ((-11.0, -6.0), (-16.0, -12.0)),
-    "Crops": ((-14.0, -8.0), (-22.0, -14.0)),
-    "Grass": ((-14.0, -9.0), (-21.0, -15.0)),
-    "Built": ((-8.0, 2.0), (-15.0, -8.0)),
-    "Bare": ((-18.0, -11.0), (-26.0, -18.0)),
-    "Flooded Vegetation": ((-9.0, -3.0), (-19.0, -13.0)),
-}
+REFERENCES = json.loads((Path(__file__).resolve().parent / "reference" / "calibration_references.json").read_text())
+HELD_ASIDE = REFERENCES["held_aside_label_medians"]
+PUBLISHED_MEANS = REFERENCES["bigearthnet_band_means"]
+PUBLISHED_S1_RANGES = REFERENCES["s1_typical_ranges_db"]
+SEASONS = {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring",
+           6: "summer", 7: "summer", 8: "summer", 9: "autumn", 10: "autumn", 11: "autumn"}  # fmt: skip
 
 
 def assign_classes(s2_dn: np.ndarray, labels: set[str]) -> dict[str, np.ndarray]:
@@ -84,12 +82,6 @@ def assign_classes(s2_dn: np.ndarray, labels: set[str]) -> dict[str, np.ndarray]
             name = next(iter(candidates))
             found[name] = found.get(name, np.zeros_like(where)) | where
     return found
-
-
-def nearest_region(lon: float, lat: float) -> str:
-    """The land-cover region whose box centre is nearest (in degrees) to (lon, lat)."""
-    centres = [(np.hypot(np.mean(r.lon) - lon, np.mean(r.lat) - lat), r.name) for r in LANDCOVER_REGIONS]
-    return min(centres)[1]
 
 
 def real_examples() -> list[dict]:
@@ -125,11 +117,10 @@ def class_means(s2: np.ndarray, s1: np.ndarray, masks: dict[str, np.ndarray]) ->
     }
 
 
-def _composition(pair: dict) -> dict[str, float]:
-    """Equal shares of the pair's labels, plus its seasonal snow (CORINE labels never mention it)."""
+def _snow_share(pair: dict) -> float:
+    """The seasonal snow seen in the real image (CORINE labels never mention it); below 5 % it is ignored."""
     snow = float(index_cover(to_reflectance(pair["s2"]))["Snow"].mean())
-    shares = dict.fromkeys(pair["labels"], (1 - snow) / len(pair["labels"]))
-    return shares | ({"Snow and Ice": snow} if snow >= 0.05 else {})
+    return snow if snow >= 0.05 else 0.0
 
 
 def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
@@ -139,9 +130,9 @@ def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
         for name, got in class_means(pair["s2"], pair["s1"], assign_classes(pair["s2"], pair["labels"])).items():
             pools[name]["real_s2"].append(got["s2"])
             pools[name]["real_s1"].append(got["s1"])
-        region = nearest_region(pair["lon"], pair["lat"])
         for seed in range(seeds):
-            scene = simulate_scene(region, date=pair["date"], fractions=_composition(pair), seed=seed)
+            scene = counterpart_scene(sorted(pair["labels"]), pair["lon"], pair["lat"], pair["date"],
+                                      snow_fraction=_snow_share(pair), seed=seed)  # fmt: skip
             for name, got in class_means(scene.s2, scene.s1, assign_classes(scene.s2, pair["labels"])).items():
                 pools[name]["sim_s2"].append(got["s2"])
                 pools[name]["sim_s1"].append(got["s1"])
@@ -153,10 +144,50 @@ def compare_examples(pairs: list[dict], seeds: int) -> list[dict]:
         real_s1, sim_s1 = np.concatenate(pool["real_s1"], 1), np.concatenate(pool["sim_s1"], 1)
         for b, band in enumerate(S2_BANDS):
             rows.append(_row("real examples", name, band, real_s2[b].mean(), sim_s2[b].mean(), "reflectance x 10,000",
-                             "BigEarthNet examples (bigearthnet-common 2.8.0)", real_s2.shape[1]))  # fmt: skip
+                             "real_examples", real_s2.shape[1]))  # fmt: skip
         for b, band in enumerate(S1_BANDS):
             rows.append(_row("real examples", name, band, np.median(real_s1[b]), np.median(sim_s1[b]), "dB (median)",
-                             "BigEarthNet examples (bigearthnet-common 2.8.0)", real_s1.shape[1]))  # fmt: skip
+                             "real_examples", real_s1.shape[1]))  # fmt: skip
+    return rows
+
+
+def patch_medians(n: int, seed: int = 7) -> list[tuple[list[str], str, np.ndarray]]:
+    """(labels, season, per-band median) of the cloud-free, snow-free simulated land-cover S2 patches of an n-patch plan."""
+    found = []
+    for plan in plan_corpus(0, n, seed=seed):
+        if plan.source != "sim_benv2s2":
+            continue
+        patch = make_patch(plan, seed=seed, cloud_rate=0.0)
+        if "Snow and Ice" not in patch.labels:  # BigEarthNet dropped patches with seasonal snow
+            season = SEASONS[int(str(patch.timestamp)[5:7])]
+            found.append((patch.labels, season, np.median(patch.image.reshape(len(S2_BANDS), -1), axis=1)))
+    return found
+
+
+def compare_held_aside(medians: list[tuple[list[str], str, np.ndarray]]) -> list[dict]:
+    """Rows: per label and band, the median of per-patch medians against the held-aside real value, all seasons and per season."""
+    rows = []
+    for season in ("all", *dict.fromkeys(SEASONS.values())):
+        chosen = [m for m in medians if season in ("all", m[1])]
+        for name, bands in HELD_ASIDE["values"].items():
+            values = np.array([m[2] for m in chosen if name in m[0]])
+            for band, reference in bands.items():
+                simulated = np.median(values[:, S2_BANDS.index(band)]) if len(values) else np.nan
+                comparison = "held-aside label medians" + ("" if season == "all" else " by season")
+                rows.append(_row(comparison, name, band, reference, simulated, HELD_ASIDE["unit"], "held_aside_label_medians", len(values), season))
+    return rows
+
+
+def simulated_label_table(medians: list[tuple[list[str], str, np.ndarray]]) -> list[dict]:
+    """Rows (no reference): every label's median of per-patch medians per band and season, to read the seasons from."""
+    rows = []
+    for season in ("all", *dict.fromkeys(SEASONS.values())):
+        for name in DW_CLASSES:
+            values = np.array([m[2] for m in medians if name in m[0] and season in ("all", m[1])])
+            if len(values):
+                for b, band in enumerate(S2_BANDS):
+                    rows.append(_row("simulated label medians", name, band, np.nan, np.median(values[:, b]),
+                                     "reflectance x 10,000", "simulated", len(values), season))  # fmt: skip
     return rows
 
 
@@ -169,10 +200,10 @@ def compare_dataset_means(n: int) -> list[dict]:
         if "Snow and Ice" not in patch.labels:  # the BigEarthNet recommended subset drops seasonal snow
             images[plan.modality].append(patch.image.mean(axis=(1, 2)))
     s2, s1 = np.mean(images["s2"], axis=0), np.mean(images["s1"], axis=0)
-    reference = "BigEarthNet band statistics (Sumbul et al. 2019, 2021)"
-    rows = [_row("published dataset means", "all", band, PUBLISHED_BEN_S2_MEAN[b], s2[b], "reflectance x 10,000", reference, len(images["s2"]))
+    reference = "bigearthnet_band_means"
+    rows = [_row("published dataset means", "all", band, PUBLISHED_MEANS["s2"][band], s2[b], "reflectance x 10,000", reference, len(images["s2"]))
             for b, band in enumerate(S2_BANDS)]  # fmt: skip
-    rows += [_row("published dataset means", "all", band, PUBLISHED_BEN_S1_MEAN[b], s1[b], "dB (mean)", reference, len(images["s1"]))
+    rows += [_row("published dataset means", "all", band, PUBLISHED_MEANS["s1_db"][band], s1[b], "dB (mean)", reference, len(images["s1"]))
              for b, band in enumerate(S1_BANDS)]  # fmt: skip
     return rows
 
@@ -180,7 +211,7 @@ def compare_dataset_means(n: int) -> list[dict]:
 def compare_typical_backscatter(seeds: int) -> list[dict]:
     """Rows: the simulator's class medians against indicative published ranges (the range centre is the reference)."""
     rows = []
-    for name, ranges in PUBLISHED_S1_RANGES.items():
+    for name, ranges in PUBLISHED_S1_RANGES["values"].items():
         values = [[], []]
         for seed in range(seeds):
             region = LANDCOVER_REGIONS[seed % len(LANDCOVER_REGIONS)].name
@@ -188,23 +219,26 @@ def compare_typical_backscatter(seeds: int) -> list[dict]:
             for b in range(2):
                 values[b].append(scene.s1[b][scene.mask == DW_CLASSES.index(name)])
         for b, band in enumerate(S1_BANDS):
-            low, high = ranges[b]
+            low, high = ranges[band]
             simulated = float(np.median(np.concatenate(values[b])))
             row = _row("published typical backscatter", name, band, (low + high) / 2, simulated, "dB (median)",
-                       "ESA S1 User Guide; Ulaby & Long 2014; Twele et al. 2016; Dostalova et al. 2021", 0)  # fmt: skip
+                       "s1_typical_ranges_db", 0)  # fmt: skip
             row["published_range"] = f"{low:g} to {high:g}"
             row["within_range"] = low <= simulated <= high
             rows.append(row)
     return rows
 
 
-def _row(comparison: str, name: str, band: str, reference: float, simulated: float, unit: str, source: str, n: int) -> dict:
+def _row(
+    comparison: str, name: str, band: str, reference: float, simulated: float, unit: str, source: str, n: int, season: str = "all"
+) -> dict:
     reference, simulated = float(reference), float(simulated)
-    relative = (simulated - reference) / abs(reference) if "reflectance" in unit else None
+    relative = (simulated - reference) / abs(reference) if "reflectance" in unit and np.isfinite(reference) else None
     return {
         "comparison": comparison,
         "class": name,
         "band": band,
+        "season": season,
         "reference": round(reference, 2),
         "simulated": round(simulated, 2),
         "difference": round(simulated - reference, 2),
@@ -216,9 +250,9 @@ def _row(comparison: str, name: str, band: str, reference: float, simulated: flo
 
 
 def write_tables(rows: list[dict]) -> tuple[Path, Path]:
-    """Write calibration.csv and calibration.md (one table per comparison)."""
+    """Write calibration.csv (every row; ``reference_source`` names an entry of the references file) and calibration.md."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    fields = ["comparison", "class", "band", "reference", "simulated", "difference", "relative_difference", "unit",
+    fields = ["comparison", "class", "band", "season", "reference", "simulated", "difference", "relative_difference", "unit",
               "published_range", "within_range", "reference_source", "n"]  # fmt: skip
     csv_path = RESULTS / "calibration.csv"
     with open(csv_path, "w", newline="") as handle:
@@ -228,50 +262,88 @@ def write_tables(rows: list[dict]) -> tuple[Path, Path]:
     lines = [
         "# Simulator calibration: simulated patches against real and published values",
         "",
-        "Written by `benchmarks/calibration.py` (method in its docstring). *Reference* is the real or",
-        "published value, *simulated* the same quantity measured on **simulated** scenes.",
+        "Written by `benchmarks/calibration.py` (method in its docstring; references and citations in",
+        "`benchmarks/reference/calibration_references.json`). *Reference* is the real or published value,",
+        "*simulated* the same quantity measured on **simulated** scenes; *relative* = simulated / reference - 1.",
         "",
     ]
     for comparison in dict.fromkeys(r["comparison"] for r in rows):
         chosen = [r for r in rows if r["comparison"] == comparison]
-        ranged = "published_range" in chosen[0]
-        extra = " published range | within |" if ranged else ""
-        lines += [f"## {comparison}", "", f"| class | band | reference | simulated | difference | unit |{extra}",
-                  "|---|---|---|---|---|---|" + ("---|---|" if ranged else "")]  # fmt: skip
-        for r in chosen:
-            tail = f" {r['published_range']} | {'yes' if r['within_range'] else 'no'} |" if ranged else ""
-            lines.append(f"| {r['class']} | {r['band']} | {r['reference']} | {r['simulated']} | {r['difference']} | {r['unit']} |{tail}")
-        lines += ["", f"Source: {chosen[0]['reference_source']}.", ""]
+        lines += [f"## {comparison}", ""]
+        lines += _wide_table(chosen) if comparison == "simulated label medians" else _long_table(chosen)
+        key = chosen[0]["reference_source"]
+        source = f"`{key}` in the references file: {REFERENCES[key]['source']}" if key in REFERENCES else "the simulator only"
+        lines += ["", f"Source: {source}", ""]
     md_path = RESULTS / "calibration.md"
     md_path.write_text("\n".join(lines))
     return csv_path, md_path
 
 
+def _long_table(chosen: list[dict]) -> list[str]:
+    ranged = "published_range" in chosen[0]
+    seasonal = any(r["season"] != "all" for r in chosen)
+    head = "| class | band |" + (" season |" if seasonal else "") + " reference | simulated | difference | relative | unit | n |"
+    head += " published range | within |" if ranged else ""
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in chosen:
+        relative = "" if r["relative_difference"] is None else f"{r['relative_difference']:+.3f}"
+        line = f"| {r['class']} | {r['band']} |" + (f" {r['season']} |" if seasonal else "")
+        line += f" {r['reference']} | {r['simulated']} | {r['difference']} | {relative} | {r['unit']} | {r['n']} |"
+        line += f" {r['published_range']} | {'yes' if r['within_range'] else 'no'} |" if ranged else ""
+        lines.append(line)
+    return lines
+
+
+def _wide_table(chosen: list[dict], bands: tuple[str, ...] = ("B2", "B4", "B8", "B11")) -> list[str]:
+    """Labels x seasons for a few bands (all 12 bands are in the CSV)."""
+    seasons = list(dict.fromkeys(r["season"] for r in chosen))
+    value = {(r["class"], r["band"], r["season"]): r["simulated"] for r in chosen}
+    head = "| class | band | " + " | ".join(seasons) + " |"
+    lines = [head, "|" + "---|" * (len(seasons) + 2)]
+    for name in dict.fromkeys(r["class"] for r in chosen):
+        for band in bands:
+            cells = [f"{value[(name, band, s)]:.0f}" if (name, band, s) in value else "" for s in seasons]
+            lines.append(f"| {name} | {band} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def summarise(rows: list[dict]) -> dict:
-    """Median absolute relative S2 error and median absolute S1 dB error per comparison."""
+    """Median absolute relative S2 error and median absolute S1 dB error per comparison (season "all" rows)."""
     summary = {}
     for comparison in dict.fromkeys(r["comparison"] for r in rows):
-        chosen = [r for r in rows if r["comparison"] == comparison]
+        chosen = [r for r in rows if r["comparison"] == comparison and r["season"] == "all"]
         s2 = [abs(r["relative_difference"]) for r in chosen if r["relative_difference"] is not None]
         s1 = [abs(r["difference"]) for r in chosen if r["band"] in S1_BANDS]
+        if not s2 and not s1:
+            continue
         summary[comparison] = {
             "median_abs_relative_error_s2": round(float(np.median(s2)), 3) if s2 else None,
+            "max_abs_relative_error_s2": round(float(np.max(s2)), 3) if s2 else None,
             "median_abs_error_s1_db": round(float(np.median(s1)), 2) if s1 else None,
             "classes": sorted({r["class"] for r in chosen}),
         }
+    summary["figure_issue_10"] = {
+        "s2_median_abs_relative_error_vs_held_aside": summary["held-aside label medians"]["median_abs_relative_error_s2"],
+        "s2_target": 0.15,
+        "s1_median_abs_error_db_vs_real_examples": summary["real examples"]["median_abs_error_s1_db"],
+        "s1_target_db": 1.0,
+    }
     return summary
 
 
 def main() -> None:
-    """Run the three comparisons and write the result files."""
+    """Run the comparisons and write the result files."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=8, help="simulated scenes per real example and per class")
     parser.add_argument("--n", type=int, default=200, help="simulated patches per modality for the dataset means")
+    parser.add_argument("--n-labels", type=int, default=600, help="simulated S2 patches planned for the label medians")
     args = parser.parse_args()
-    rows = compare_examples(real_examples(), args.seeds) + compare_dataset_means(args.n) + compare_typical_backscatter(args.seeds)
+    medians = patch_medians(args.n_labels)
+    rows = compare_held_aside(medians) + compare_examples(real_examples(), args.seeds) + compare_dataset_means(args.n)
+    rows += compare_typical_backscatter(args.seeds) + simulated_label_table(medians)
     paths = write_tables(rows)
     summary = summarise(rows)
-    print(summary)
+    print(json.dumps(summary, indent=1))
     print(write_result("calibration", {"summary": summary, "tables": [str(p.relative_to(RESULTS.parent.parent)) for p in paths]}))
 
 

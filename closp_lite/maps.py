@@ -1,4 +1,4 @@
-"""Maps of where patches are (chapter 0; GeoCLOSP in chapter 7).
+"""Maps of where patches are (chapter 0).
 
 Interactive maps use ipyleaflet inside Jupyter. Every map has a static matplotlib fallback,
 used outside a notebook, when ipyleaflet cannot be imported, when ``interactive=False``, or when
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from closp_lite.display import WithFallback
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,7 +78,10 @@ def locations_map(
     modalities: Sequence[str] | None = None,
     interactive: bool | None = None,
 ) -> Any:
-    """Return an ipyleaflet ``Map`` of patch locations in Jupyter, else the static Figure.
+    """Return an ipyleaflet ``Map`` with its static picture in Jupyter, else the static Figure (chapter 0).
+
+    In a notebook the result is a :class:`closp_lite.display.WithFallback`: JupyterLab shows the
+    interactive map (its ``.widget``), the HTML book the picture (its ``.figure``).
 
     Args:
         lonlats: (N, 2) longitude, latitude in degrees.
@@ -98,4 +103,4 @@ def locations_map(
         colour = MODALITY_COLOURS.get(modalities[i], "black") if modalities else "black"
         marker = ipyleaflet.CircleMarker(location=(lat, lon), radius=6, color=colour, fill_color=colour, title=name)
         world.add(marker)
-    return world
+    return WithFallback(world, static_map(lonlats, names, modalities))

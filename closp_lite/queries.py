@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +152,16 @@ def build_queries(root: str | Path, out_dir: str | Path, grading: str = "count",
     }
 
 
-def stale_judgements(qrels: dict[str, dict[str, int]], keys: Iterable[str]) -> list[str]:
-    """Judged keys that ``keys`` (the corpus) lacks, sorted: a query set built for another corpus (chapter 6)."""
-    known = set(keys)
-    return sorted({key for docs in qrels.values() for key in docs} - known)
+def stale_judgements(queries: Sequence[dict], qrels: dict[str, dict[str, int]], labels: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Judgements a corpus no longer supports: a query set built before the corpus changed (chapter 6).
+
+    ``labels`` maps every key of the corpus to its harmonized labels. Returns ``missing`` (judged
+    keys the corpus lacks) and ``changed`` (judged keys whose labels no longer match the query),
+    each sorted; both empty when the query set fits the corpus.
+    """
+    judged = {key for docs in qrels.values() for key in docs}
+    missing = sorted(judged - set(labels))
+    by_id = {str(q["id"]): q for q in queries if q.get("labels")}
+    changed = sorted({key for qid, docs in qrels.items() if qid in by_id for key in docs
+                      if key in labels and relevance(by_id[qid], labels[key]) == 0})  # fmt: skip
+    return {"missing": missing, "changed": changed}

@@ -1,7 +1,9 @@
-"""Benchmark results as the chapters read them, from any working folder (chapters 5-10).
+"""Benchmark results, found from the package wherever a chapter runs (chapter 0).
 
-``benchmarks/results/<name>.json`` files hold ``command``, ``machine``, ``date`` and ``results``
-(written by ``benchmarks/common.py``). They are found beside the package (a repository checkout).
+Chapters quote numbers measured by the scripts in ``benchmarks/``, which write
+``benchmarks/results/<name>.{json,csv,md}`` at the repository root. Reading them through
+:func:`read_result` instead of a relative path (``../benchmarks/...``) lets a chapter run as a
+notebook from any folder: the files are located from this package's own location.
 """
 
 from __future__ import annotations
@@ -10,18 +12,42 @@ import json
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-
-__all__ = ["RESULTS_DIR", "read_result"]
+__all__ = ["read_result", "result_path", "results_dir"]
 
 
-def read_result(name: str) -> dict[str, Any]:
-    """The whole record of ``benchmarks/results/<name>.json`` (chapters 5-10).
+def results_dir() -> Path:
+    """The ``benchmarks/results`` folder of the repository this package was installed from (chapter 0)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"no benchmark results at {folder}: closp_lite was not installed from a clone of the repository; "
+            "install it with `pip install -e .` from the repository root"
+        )
+    return folder
 
-    Raises:
-        FileNotFoundError: naming the file and the benchmark that writes it.
-    """
-    path = RESULTS_DIR / f"{name}.json"
+
+def result_path(name: str) -> Path:
+    """The path of one result file, ``name`` with its extension, e.g. ``"chapters.json"`` (chapter 0)."""
+    path = results_dir() / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `python benchmarks/{name}.py` from the repository root")
-    return dict(json.loads(path.read_text()))
+        known = ", ".join(sorted(p.name for p in results_dir().iterdir() if p.is_file()))
+        raise FileNotFoundError(f"no benchmark result {path}; the results are: {known}")
+    return path
+
+
+def read_result(name: str, **read_options: Any) -> Any:
+    """Read a benchmark result file by name (chapter 0).
+
+    ``.json`` returns the record (``command``, ``machine``, ``date``, ``results``); ``.csv`` a
+    pandas DataFrame (``read_options`` go to :func:`pandas.read_csv`); ``.md`` the text.
+    """
+    path = result_path(name)
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
+    if path.suffix == ".csv":
+        import pandas as pd
+
+        return pd.read_csv(path, **read_options)
+    if path.suffix == ".md":
+        return path.read_text()
+    raise ValueError(f"cannot read {path}: only .json, .csv and .md results exist")

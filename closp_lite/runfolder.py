@@ -71,6 +71,7 @@ class RunFolder:
         self.overwrite = overwrite
         self.enabled = enabled
         self._held = False
+        self._created = False
 
     def existing_files(self) -> list[str]:
         """The run files already in the folder."""
@@ -79,6 +80,7 @@ class RunFolder:
     def __enter__(self) -> Self:
         if not self.enabled:
             return self
+        self._created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
@@ -91,13 +93,15 @@ class RunFolder:
             if self.overwrite:
                 for name in existing:
                     (self.path / name).unlink()
-        except BaseException:
-            self._unlock()
+        except BaseException as err:
+            self.__exit__(type(err), err, None)
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._unlock()
+        if exc_type is not None and self._created and self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()  # a run that failed before writing anything leaves no empty folder behind
 
     def _lock(self) -> None:
         lock = self.path / LOCK

@@ -77,7 +77,7 @@ def test_train_on_a_64_pixel_patch_is_one_line(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     line = err[err.index("closp-lite: error:") :].splitlines()[0]  # after the progress bars' carriage returns
     assert code == 1 and key in line and "must have shape" in line and "Traceback" not in err
-    assert not (tmp_path / "run" / ".lock").exists()
+    assert not (tmp_path / "run").exists()  # no lock, no half run, no empty folder
 
 
 def test_truncated_shard_names_the_file(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,3 +121,11 @@ def test_model_files_of_different_runs(tmp_path: Path) -> None:
     (tmp_path / "b" / "model.pt").write_bytes((tmp_path / "b" / "model.pt").read_bytes()[:10])
     with pytest.raises(ValueError, match=r"model.pt \(10 bytes\) is not a readable model"):
         CLOSP.load(tmp_path / "b")
+
+
+def test_captions_build_on_a_group_without_coords(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = _first(corpus, "s2")
+    shard = _damage(corpus, key, lambda g: g.__delitem__("coords"))
+    assert main(["captions", "build", str(corpus), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert str(shard) in err and repr(key) in err and "no dataset 'coords'" in err and "Traceback" not in err

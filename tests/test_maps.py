@@ -24,8 +24,11 @@ def test_static_fallback_outside_notebooks() -> None:
 def test_interactive_map_has_one_marker_per_point() -> None:
     import ipyleaflet
 
-    world = locations_map(LONLATS, NAMES, interactive=True)
+    shown = locations_map(LONLATS, NAMES, interactive=True)
+    world = shown.widget
     assert isinstance(world, ipyleaflet.Map)
+    bundle = shown._repr_mimebundle_()
+    assert bundle["image/png"] and "application/vnd.jupyter.widget-view+json" in bundle  # picture for the HTML book
     markers = [layer for layer in world.layers if isinstance(layer, ipyleaflet.CircleMarker)]
     assert sorted(tuple(m.location) for m in markers) == sorted((lat, lon) for lon, lat in LONLATS)
 

@@ -1,4 +1,4 @@
-"""Chapter 10's figures and the benchmark reader."""
+"""Chapter 10's figures."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 from matplotlib.figure import Figure
 
 from closp_lite.plotting.scale import plot_cost_curves, plot_search_tradeoff
-from closp_lite.results import read_result
 
 SEARCH = {"n_vectors": 1000, "exact_ndcg_at_10": 0.7, "methods": [
     {"method": "exact", "ms_per_query_batch1": 100.0, "recall_at_10": 1.0, "ndcg_at_10": 0.7},
@@ -37,9 +36,3 @@ def test_cost_curves_skip_stages_without_times() -> None:
     assert len(right.get_lines()) == 2
     with pytest.raises(ValueError, match="no stages"):
         plot_cost_curves({})
-
-
-def test_read_result_names_the_benchmark() -> None:
-    assert "results" in read_result("search_speed")
-    with pytest.raises(FileNotFoundError, match="benchmarks/nothing.py"):
-        read_result("nothing")

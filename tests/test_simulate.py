@@ -37,8 +37,8 @@ def _fractions(**shares: float) -> np.ndarray:
 def test_noise_fields_are_standardised_and_smooth() -> None:
     fields = noise_fields(np.random.default_rng(0), [2.0, 20.0])
     assert fields.shape == (2, 120, 120)
-    np.testing.assert_allclose(fields.mean(axis=(1, 2)), 0, atol=1e-9)
-    np.testing.assert_allclose(fields.std(axis=(1, 2)), 1, atol=1e-6)
+    np.testing.assert_allclose(fields.mean(axis=(1, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(fields.std(axis=(1, 2)), 1, atol=1e-4)
     roughness = np.abs(np.diff(fields, axis=2)).mean(axis=(1, 2))
     assert roughness[1] < roughness[0] / 3  # a longer correlation length gives smoother fields
 

@@ -115,3 +115,13 @@ def test_evaluate_refuses_judgements_of_another_corpus(tmp_path: Path, capsys: p
 def test_simulate_refuses_impossible_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     assert main(["simulate", *args, "--out", str(tmp_path / "c")]) == 1
     assert capsys.readouterr().err.startswith("closp-lite: error:") and not (tmp_path / "c" / METADATA).exists()
+
+
+def test_stale_judgements_name_missing_keys_and_changed_labels() -> None:
+    from closp_lite.queries import stale_judgements
+
+    queries = [{"id": "q1", "text": "water", "labels": ["Water"]}, {"id": "q2", "text": "free text"}]
+    qrels = {"q1": {"a": 1, "b": 1, "gone": 1}, "q2": {"c": 1}}
+    labels = {"a": ["Water"], "b": ["Crops"], "c": ["Trees"]}
+    assert stale_judgements(queries, qrels, labels) == {"missing": ["gone"], "changed": ["b"]}
+    assert stale_judgements(queries, {"q1": {"a": 2}}, labels) == {"missing": [], "changed": []}

@@ -51,16 +51,18 @@ def _corpus_folder(path: Path) -> Path:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.data.module import CrisisLandMarkDataModule
     from closp_lite.experiments import evaluate_encoders, load_queries
     from closp_lite.queries import stale_judgements
 
     queries, qrels = load_queries(_corpus_folder(args.data))
-    stale = stale_judgements(qrels, CrisisLandMark(args.data).keys())
-    if stale:
+    table = CrisisLandMarkDataModule(args.data).table
+    stale = stale_judgements(queries, qrels, dict(zip(table["key"], table["harmonized"])))
+    if stale["missing"] or stale["changed"]:
         raise UserError(
-            f"{args.data}: the relevance judgements name {len(stale)} patches the corpus does not have (first: {stale[:3]}); "
-            f"the query set is stale - rebuild it with `closp-lite queries build {args.data} --out {args.data} --overwrite`"
+            f"{args.data}: the query set is stale: its judgements name {len(stale['missing'])} patches the corpus does not "
+            f"have (first: {stale['missing'][:3]}) and {len(stale['changed'])} whose labels changed (first: {stale['changed'][:3]}); "
+            f"rebuild it with `closp-lite queries build {args.data} --out {args.data} --overwrite`"
         )
     result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k)
     rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]

@@ -1,4 +1,4 @@
-"""Download the real CrisisLandMark corpus from the Hugging Face dataset hub, verified (chapter 9).
+"""Download the real CrisisLandMark corpus from the Hugging Face dataset hub, verified (chapter 0).
 
 Files come from the dataset ``DarthReca/crisislandmark`` (CC-BY-NC-4.0) through ``huggingface_hub``:
 the hub's file metadata gives each file's size and, for the large (LFS) files, its SHA-256, and
@@ -57,7 +57,7 @@ class Hub(Protocol):
 
 
 class HuggingFaceHub:
-    """The dataset on the Hugging Face hub, through ``huggingface_hub`` (chapter 9)."""
+    """The dataset on the Hugging Face hub, through ``huggingface_hub`` (chapter 0)."""
 
     def __init__(self, repo_id: str = REPO_ID, revision: str | None = None) -> None:
         self.repo_id = repo_id
@@ -82,7 +82,7 @@ class HuggingFaceHub:
 
 
 def read_manifest(folder: str | Path) -> dict[str, dict[str, Any]]:
-    """``name -> {size, sha256}`` of every file a download completed in ``folder`` (empty without a manifest) (chapter 9).
+    """``name -> {size, sha256}`` of every file a download completed in ``folder`` (empty without a manifest) (chapter 0).
 
     Raises:
         ValueError: if the manifest is not valid JSON.
@@ -130,7 +130,7 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
 
 
 def download(files: Sequence[str] | None = None, out_dir: str | Path | None = None, hub: Hub | None = None) -> Path:
-    """Download corpus files (default: all of :data:`FILES`) into ``out_dir``; return the folder (chapter 9).
+    """Download corpus files (default: all of :data:`FILES`) into ``out_dir``; return the folder (chapter 0).
 
     Files recorded in the manifest with the hub's size and SHA-256 are not fetched again.
 

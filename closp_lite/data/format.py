@@ -745,7 +745,7 @@ def _to_lonlat(crs: int) -> Any:
 
 
 def centre_lonlat(coords: np.ndarray, crs: int) -> tuple[float, float]:
-    """Longitude and latitude (degrees) of the centre pixel ``coords[:, 60, 60]``, as GeoCLOSP uses it (chapters 0, 7).
+    """Longitude and latitude (degrees) of the centre pixel ``coords[:, 60, 60]``, as GeoCLOSP uses it (chapter 0).
 
     Raises:
         ValueError: if pyproj does not know the CRS.
@@ -756,7 +756,7 @@ def centre_lonlat(coords: np.ndarray, crs: int) -> tuple[float, float]:
 
 
 def lonlat(patch: Patch) -> tuple[float, float]:
-    """Longitude and latitude (degrees) of the centre pixel of a patch (chapters 0, 7).
+    """Longitude and latitude (degrees) of the centre pixel of a patch (chapter 0).
 
     Raises:
         ValueError: naming the key if the CRS is unknown.

@@ -123,6 +123,34 @@ def cloud_effect(reflectance: np.ndarray, opacity: np.ndarray, shadow: np.ndarra
     return (1.0 - opacity) * shadowed + opacity * CLOUD_REFLECTANCE[:, None, None]
 
 
+# Haze: what atmospheric correction leaves of the aerosol path radiance. Aerosol scattering falls
+# with wavelength roughly as lambda^-alpha (Angstrom 1929) with alpha about 1.3 for continental
+# aerosol; the residual is added to the surface reflectance, scaled to its value at 490 nm.
+HAZE_ANGSTROM_EXPONENT = 1.3
+HAZE_SHAPE: np.ndarray = (S2_WAVELENGTHS_NM / 490.0) ** -HAZE_ANGSTROM_EXPONENT
+
+
+def haze_effect(reflectance: np.ndarray, path_490: float | np.ndarray) -> np.ndarray:
+    """Add a thin haze to a 12-band reflectance image (chapter 1).
+
+    ``out_b = r_b + p * (lambda_b / 490 nm)^-1.3``: an additive path reflectance ``p`` (a number
+    or an (H, W) map, reflectance at 490 nm) that is strongest in the blue and negligible in
+    the SWIR, which is why hazy scenes look bluish-grey and lose contrast in true colour while
+    SWIR composites stay clear.
+
+    Raises:
+        ValueError: on a wrong image shape or a negative path reflectance.
+    """
+    reflectance = np.asarray(reflectance)
+    if reflectance.ndim != 3 or reflectance.shape[0] != len(S2_BANDS):
+        _check_stored_reflectance(reflectance)  # raises the shape error
+    dtype = reflectance.dtype if reflectance.dtype == np.float32 else np.float64
+    path = np.asarray(path_490, dtype=dtype)
+    if np.any(path < 0) or not np.all(np.isfinite(path)):
+        raise ValueError("the haze path reflectance must be finite and >= 0")
+    return reflectance + path * HAZE_SHAPE.astype(dtype)[:, None, None]
+
+
 # ---------------------------------------------------------------- reflectance scaling
 
 
@@ -268,6 +296,10 @@ def composite(
     scaled = (np.stack(channels, axis=-1).astype(np.float64) - low) / (high - low)
     return np.clip(np.nan_to_num(scaled, nan=0.0), 0.0, 1.0)
 
+
+#: The standard fixed stretch of true-colour pictures, in stored units: reflectance 0 to 0.3 maps to
+#: black to white, as in the Sentinel-2 browse images; every patch is shown on the same scale.
+TRUE_COLOUR_LIMITS: tuple[float, float] = (0.0, 3000.0)
 
 #: Common band combinations (R, G, B) for :func:`composite`.
 COMPOSITES: dict[str, tuple[str, str, str]] = {

@@ -1,8 +1,9 @@
 """Simulated Sentinel-1 and Sentinel-2 scenes, crisis events, geography and corpora (chapters 0-2).
 
 Everything produced here is **simulated**: land-cover layouts over the 9 Dynamic World classes,
-Sentinel-2 L2A reflectance with phenology and clouds, Sentinel-1 GRD backscatter with incidence
-angle, texture and speckle, floods, burned areas and earthquake damage, placed at realistic
+Sentinel-2 L2A reflectance with crop calendars, texture (fields, forests, towns, banks, terrain),
+haze and clouds, Sentinel-1 GRD backscatter with incidence angle, terrain slopes, texture and
+speckle, floods, burned areas and earthquake damage, placed at realistic
 locations and dates. :func:`simulate_scene` is the experimenting API of the physics chapters;
 :func:`sample_corpus` returns the cached simulated corpus of the current scale mode, and
 :func:`generate_corpus` writes one of any size in the CrisisLandMark layout.

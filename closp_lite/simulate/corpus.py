@@ -42,7 +42,7 @@ from closp_lite.labels import VOCABULARY
 from closp_lite.simulate.geography import LANDCOVER_REGIONS, Region, event_regions, get_region
 from closp_lite.simulate.scene import render_patch
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 """Bumped whenever the same seed would give different files; part of cache names and manifests."""
 
 TRAIN_SHARE = 0.2

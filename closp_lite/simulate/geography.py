@@ -1,4 +1,4 @@
-"""Where and when simulated patches are taken (chapters 1, 2 and 7).
+"""Where and when simulated patches are taken (chapters 1 and 2).
 
 Every simulated patch gets a realistic place and date. Land-cover patches come from the ten
 BigEarthNet countries (Europe, June 2017 - May 2018); crisis patches come from the regions where
@@ -46,7 +46,7 @@ class Region:
     ``priors`` maps Dynamic World class names to relative weights of appearing in a patch;
     ``winter_snow`` is the extra weight of "Snow and Ice" in the winter months;
     ``events`` names the crisis events that happen here (``flood``, ``burned``, ``earthquake``).
-    Introduced in chapter 1; chapter 7 uses it to explain why location helps retrieval.
+    Introduced in chapter 1.
     """
 
     name: str
@@ -177,7 +177,7 @@ def get_region(name: str) -> Region:
 
 
 def event_regions(event: str) -> tuple[Region, ...]:
-    """Return the regions where crisis ``event`` (``flood``, ``burned``, ``earthquake``) happens (chapter 7)."""
+    """Return the regions where crisis ``event`` (``flood``, ``burned``, ``earthquake``) happens (chapter 1)."""
     found = tuple(region for region in EVENT_REGIONS if event in region.events)
     if not found:
         raise ValueError(f"unknown crisis event {event!r}: choose flood, burned or earthquake")
@@ -202,7 +202,7 @@ def is_winter(date: dt.date, southern: bool = False) -> bool:
 
 
 def sample_location(region: Region, rng: np.random.Generator) -> tuple[float, float]:
-    """Draw a (lon, lat) uniformly inside the region's bounding box (chapter 7)."""
+    """Draw a (lon, lat) uniformly inside the region's bounding box (chapter 1)."""
     return float(rng.uniform(*region.lon)), float(rng.uniform(*region.lat))
 
 

@@ -51,7 +51,8 @@ class Layout:
     terrain height (zero mean, unit spread; low land floods first); ``water_distance`` float32
     (H, W) distance in pixels to the nearest water pixel (large if there is none);
     ``parcels`` int32 (H, W) field-parcel / urban-block / natural-patch id, used for
-    per-object spectral variability; ``street_grid`` (angle in radians, block size in pixels).
+    per-object spectral variability; ``street_grid`` (angle in radians, block size in pixels);
+    ``field_angle`` the direction (radians) of the field strips, which tillage rows follow.
     """
 
     mask: np.ndarray
@@ -59,10 +60,11 @@ class Layout:
     water_distance: np.ndarray
     parcels: np.ndarray
     street_grid: tuple[float, float]
+    field_angle: float = 0.0
 
 
 def noise_fields(rng: np.random.Generator, scales: list[float], size: int = PATCH_SIZE) -> np.ndarray:
-    """Return smooth Gaussian random fields (len(scales), size, size), each with zero mean and unit std.
+    """Return smooth Gaussian random fields (len(scales), size, size), float32, each with zero mean and unit std.
 
     Each field is white noise low-pass filtered in the Fourier domain with a Gaussian of
     correlation length ``scale`` pixels - the cheapest way to get natural-looking blobs (chapter 1).
@@ -71,7 +73,7 @@ def noise_fields(rng: np.random.Generator, scales: list[float], size: int = PATC
     """
     if size > _FFT_SIZE:
         raise ValueError(f"noise fields are at most {_FFT_SIZE} pixels wide, got size={size}")
-    fields = np.empty((len(scales), size, size))
+    fields = np.empty((len(scales), size, size), dtype=np.float32)
     tiers = [_coarsening(s) for s in scales]
     for factor in sorted(set(tiers)):
         chosen = [i for i, tier in enumerate(tiers) if tier == factor]
@@ -152,7 +154,11 @@ def _pixel_grid(size: int) -> np.ndarray:
     return np.mgrid[0:size, 0:size].astype(float)
 
 
-def _rotated(size: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
+def rotated_coordinates(size: int, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return pixel coordinates (u, v) rotated by ``angle`` radians, both starting at 0 (chapter 1).
+
+    Field strips, street grids and the tillage rows of the scene texture share them.
+    """
     rows, cols = _pixel_grid(size)
     u = cols * np.cos(angle) + rows * np.sin(angle)
     v = -cols * np.sin(angle) + rows * np.cos(angle)
@@ -166,7 +172,7 @@ def field_parcels(rng: np.random.Generator, size: int = PATCH_SIZE, angle: float
     coordinates reproduces that pattern (100-400 m wide, 100-600 m long).
     """
     angle = rng.uniform(0, np.pi) if angle is None else angle
-    u, v = _rotated(size, angle)
+    u, v = rotated_coordinates(size, angle)
     strip_edges = np.cumsum(rng.uniform(10, 40, size=int(u.max() / 10) + 2))
     strips = np.searchsorted(strip_edges, u)
     parcels = np.zeros((size, size), dtype=np.int32)
@@ -180,7 +186,7 @@ def field_parcels(rng: np.random.Generator, size: int = PATCH_SIZE, angle: float
 def _urban_blocks(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Return (block id map, street mask, grid angle, block size) of a rotated street grid."""
     angle, block = rng.uniform(0, np.pi / 2), rng.uniform(6, 14)
-    u, v = _rotated(size, angle)
+    u, v = rotated_coordinates(size, angle)
     blocks = (np.floor(u / block) * _ID_STRIDE + np.floor(v / block)).astype(np.int32)
     street = ((u % block) < 1.5) | ((v % block) < 1.5)
     return blocks, street, angle, block
@@ -188,15 +194,16 @@ def _urban_blocks(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.n
 
 def _score_fields(
     rng: np.random.Generator, fractions: np.ndarray, size: int
-) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray, tuple[float, float]]:
-    """Return the score field of every present class, the elevation, the object ids and the street grid."""
+) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray, tuple[float, float], float]:
+    """Return the score field of every present class, the elevation, the object ids, the street grid and the field angle."""
     terrain, blobs, patches, texture, town = noise_fields(rng, [22.0, 14.0, 6.0, 2.0, 10.0], size)
     elevation = terrain + 0.15 * texture
     river = _river(rng, size) if 0 < fractions[WATER] < 0.15 and rng.random() < 0.75 else None
     if river is not None:
         elevation = elevation - 2.0 * np.exp(-river / 15.0)  # the river runs in its valley
     farmland = fractions[CROPS] + fractions[GRASS] > 0
-    ids = field_parcels(rng, size) if farmland else np.zeros((size, size), dtype=np.int32)
+    field_angle = float(rng.uniform(0, np.pi))
+    ids = field_parcels(rng, size, field_angle) if farmland else np.zeros((size, size), dtype=np.int32)
     per_parcel = rng.random(int(ids.max()) + 1)[ids]
     grid = (0.0, 0.0)
     built = None
@@ -218,7 +225,7 @@ def _score_fields(
         BARE: lambda: 0.6 * elevation + 0.6 * patches + 0.2 * texture,
         FLOODED_VEG: lambda: -elevation + 0.5 * patches,
     }
-    return {c: makers[c]() for c in _ALLOCATION_ORDER if fractions[c] > 0}, elevation, ids, grid
+    return {c: makers[c]() for c in _ALLOCATION_ORDER if fractions[c] > 0}, elevation, ids, grid, field_angle
 
 
 def _block_mean(field: np.ndarray, blocks: np.ndarray) -> np.ndarray:
@@ -259,7 +266,7 @@ def make_layout(fractions: np.ndarray, rng: np.random.Generator, size: int = PAT
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (len(DW_CLASSES),) or fractions.min() < 0 or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"fractions must be 9 non-negative shares summing to 1, got {fractions}")
-    scores, elevation, parcels, grid = _score_fields(rng, fractions, size)
+    scores, elevation, parcels, grid, field_angle = _score_fields(rng, fractions, size)
     if WATER in scores and FLOODED_VEG in scores:
         water_only = {WATER: scores[WATER], BARE: np.zeros((size, size))}
         water_share = np.zeros(len(DW_CLASSES))
@@ -268,7 +275,7 @@ def make_layout(fractions: np.ndarray, rng: np.random.Generator, size: int = PAT
     mask = _allocate(scores, fractions, size)
     water = mask == WATER
     distance = ndimage.distance_transform_edt(~water) if water.any() else np.full((size, size), 10.0 * size)
-    return Layout(mask, elevation.astype(np.float32), distance.astype(np.float32), parcels, grid)
+    return Layout(mask, elevation.astype(np.float32), distance.astype(np.float32), parcels, grid, field_angle)
 
 
 def mask_labels(mask: np.ndarray, min_fraction: float = LABEL_MIN_FRACTION) -> list[str]:

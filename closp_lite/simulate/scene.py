@@ -27,7 +27,13 @@ from closp_lite.simulate.geography import (
     sample_location,
     timestamp,
 )
-from closp_lite.simulate.landcover import BUILT, Layout, make_layout, mask_labels, sample_fractions
+from closp_lite.simulate.landcover import (
+    BUILT,
+    Layout,
+    make_layout,
+    mask_labels,
+    sample_fractions,
+)
 from closp_lite.simulate.spectra import s2_image
 
 SEASON_DAYS: dict[str, tuple[int, int]] = {"winter": (1, 20), "spring": (4, 20), "summer": (7, 15), "autumn": (10, 15)}
@@ -123,6 +129,19 @@ def _simulate(
     return Scene(layout.mask, labels, s1, s2, lon, lat, crs, coords, when, region.name, layout, crisis)
 
 
+CLEAR_SKY_CHANCE: dict[int, float] = {1: 0.3, 2: 0.4, 3: 0.6, 4: 0.8, 5: 0.9, 6: 1.0, 7: 1.0, 8: 1.0, 9: 0.85, 10: 0.6, 11: 0.35, 12: 0.3}
+"""Relative chance, per month of the northern hemisphere, that a Sentinel-2 overpass of a European
+land-cover patch is cloud-free (summer 1). A modelling assumption after Europe's cloud climatology
+(cloudiest from November to February): it weights the dates of simulated land-cover S2 patches as
+the selection of cloud-free scenes weighted BigEarthNet's."""
+
+
+def clear_sky_chance(date: dt.date, region: Region) -> float:
+    """Return :data:`CLEAR_SKY_CHANCE` of the month of ``date`` (shifted by half a year in the south) (chapter 1)."""
+    month = (date.month + 5) % 12 + 1 if region.southern else date.month
+    return CLEAR_SKY_CHANCE[month]
+
+
 def render_patch(
     modality: str,
     region: Region,
@@ -134,11 +153,18 @@ def render_patch(
 ) -> tuple[Scene, str]:
     """Draw date, place, layout and event, and render one ``modality`` (``s1`` or ``s2``) (chapter 1).
 
+    Land-cover S2 patches favour clear-sky months (:func:`clear_sky_chance`); radar sees through
+    clouds, so S1 dates are uniform over the region's date range.
+
     Returns the scene and its ISO 8601 acquisition time (a sun-synchronous overpass).
     """
     if modality not in ("s1", "s2"):
         raise ValueError(f"modality must be 's1' or 's2', got {modality!r}")
     when = sample_date(region, rng)
+    if modality == "s2" and event is None:
+        # BigEarthNet kept only cloud-free Sentinel-2 scenes, so its dates follow the clear sky
+        while rng.random() > clear_sky_chance(when, region):
+            when = sample_date(region, rng)
     scene = _simulate(
         region, when, rng, modalities=(modality,), event=event, event_fraction=event_fraction, cloud_fraction=cloud_fraction
     )
@@ -196,6 +222,32 @@ def simulate_scene(
         looks=looks,
         incidence_deg=incidence_deg,
     )
+
+
+def nearest_landcover_region(lon: float, lat: float) -> Region:
+    """Return the land-cover region whose box centre is nearest (in degrees) to ``lon``, ``lat`` (chapter 1)."""
+    return min(LANDCOVER_REGIONS, key=lambda r: float(np.hypot(np.mean(r.lon) - lon, np.mean(r.lat) - lat)))
+
+
+def counterpart_scene(
+    labels: list[str], lon: float, lat: float, date: dt.date, *, snow_fraction: float = 0.0, seed: int = 0
+) -> Scene:
+    """Simulate a scene like a real patch: its nearest region, its date, its Dynamic World labels (chapters 1, 2).
+
+    Real patches carry patch-level labels, not pixel maps, so the labels share the patch equally;
+    ``snow_fraction`` adds seasonal snow, which land-cover labels never mention. Used to set
+    simulated patches beside the real examples and by ``benchmarks/calibration.py``.
+
+    Raises:
+        ValueError: if no label is a Dynamic World class.
+    """
+    classes = [name for name in labels if name in DW_CLASSES]
+    if not classes:
+        raise ValueError(f"none of the labels {labels} is a Dynamic World class: harmonize them first (closp_lite.labels.harmonize)")
+    shares = dict.fromkeys(classes, (1 - snow_fraction) / len(classes))
+    if snow_fraction > 0:
+        shares["Snow and Ice"] = shares.get("Snow and Ice", 0.0) + snow_fraction
+    return simulate_scene(nearest_landcover_region(lon, lat).name, date=date, fractions=shares, seed=seed)
 
 
 def _fraction_vector(fractions: dict[str, float] | None) -> np.ndarray | None:
