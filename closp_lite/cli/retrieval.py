@@ -18,10 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--data", required=True, type=Path, help="corpus folder with queries.jsonl and qrels/")
     evaluate.add_argument("--ndcg-k", type=int, default=1000)
     add_json(evaluate)
-    embed = command(sub, "embed", _embed, "embed the searched corpus (test split) into an index folder")
+    embed = command(sub, "embed", _embed, "embed the searched corpus (test split) in resumable shards into an index folder with a FAISS index")
     embed.add_argument("run", help=_RUN_HELP)
     embed.add_argument("--data", required=True, type=Path, help="corpus folder")
-    embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings)")
+    embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings); run again to resume")
+    embed.add_argument("--shard-size", type=int, default=8192, help="patches per shard (a resume redoes at most one)")
+    embed.add_argument("--workers", type=int, default=0, help="loader processes reading patches ahead of the model")
+    embed.add_argument("--index-kind", choices=["auto", "flat", "ivf", "hnsw"], default="auto", help="FAISS index: auto = exact up to 50,000 vectors, IVF above")
+    embed.add_argument("--nprobe", type=int, default=16, help="IVF cells visited per query")
     add_json(embed)
     search = command(sub, "search", _search, "search the corpus with a sentence")
     search.add_argument("text", help="what to look for, e.g. 'flooded fields near a river'")
@@ -84,21 +88,28 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from closp_lite.experiments import embed_corpus
+    from closp_lite.embedding_shards import embed_sharded
+    from closp_lite.faiss_index import IndexSpec
 
-    index = embed_corpus(_encoders(args.run), _corpus_folder(args.data))
-    folder = index.save(args.out)
-    emit(args, {"index": str(folder), "n": len(index), "dim": index.dim}, f"wrote {len(index)} embeddings to {folder}")
+    spec = IndexSpec(kind=args.index_kind, nprobe=args.nprobe)
+    done = embed_sharded(_encoders(args.run), _corpus_folder(args.data), args.out, shard_size=args.shard_size,
+                         workers=args.workers, spec=spec, progress=not args.json)  # fmt: skip
+    assert done is not None  # only an explicit stop_after_shards returns early
+    index, searcher = done
+    payload = {"index": str(args.out), "n": len(index), "dim": index.dim, "faiss": searcher.spec.kind,
+               "recall_at_10": searcher.info["recall_at_10"], "build_seconds": searcher.info["build_seconds"]}  # fmt: skip
+    emit(args, payload, f"wrote {len(index)} embeddings and a FAISS {searcher.spec.kind} index (recall@10 "
+         f"{searcher.info['recall_at_10']:.3f} against exact search) to {args.out}")  # fmt: skip
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
     from closp_lite.experiments import check_index, embed_corpus, read_images, search_text
-    from closp_lite.index import EmbeddingIndex
+    from closp_lite.faiss_index import open_index
 
     encoders = _encoders(args.run)
     if args.index:
-        index = EmbeddingIndex.load(args.index)
+        index = open_index(args.index)  # through FAISS when the folder holds a FAISS index
         check_index(index, encoders, _corpus_folder(args.data), where=str(args.index))
     else:
         index = embed_corpus(encoders, _corpus_folder(args.data))
