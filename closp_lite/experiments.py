@@ -116,22 +116,24 @@ def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tup
     return CrisisLandMarkDataModule(root).labels(split)
 
 
-def corpus_samples(root: str | Path, split: str | None = "test", scale: ScaleSettings | None = None) -> Iterator[dict[str, Any]]:
+def corpus_samples(
+    root: str | Path, split: str | None = "test", scale: ScaleSettings | None = None, modality: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield ``image`` (model-ready tensor), ``key``, ``modality`` and harmonized ``labels`` per patch (chapter 6).
 
     ``split="test"`` is the searched corpus (80% of CrisisLandMark); ``None`` yields every patch.
     Patches are read by a DataLoader of the corpus view (in the scale's worker processes), one
-    modality after the other.
+    modality after the other; ``modality`` (``"s1"``/``"s2"``) reads that one only (chapter 8).
     """
     from closp_lite.data.module import CrisisLandMarkDataModule
 
     scale = scale or settings()
     data = CrisisLandMarkDataModule(root, batch_size=scale.embed_batch_size, num_workers=scale.num_workers)
     present = set(data.select(split=split)["modality"])
-    for modality in sorted(present):
-        for batch in data.loader(data.dataset(split, modality)):
+    for kind in sorted(present if modality is None else present & {modality}):
+        for batch in data.loader(data.dataset(split, kind)):
             for i, key in enumerate(batch["key"]):
-                yield {"image": batch["image"][i], "key": key, "modality": modality, "labels": batch["labels"][i]}
+                yield {"image": batch["image"][i], "key": key, "modality": kind, "labels": batch["labels"][i]}
 
 
 def embed_corpus(

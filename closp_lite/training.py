@@ -66,6 +66,7 @@ class TrainConfig:
     text_style: str = "closp"
     learnable_scale: bool = False
     label_aware: bool = False
+    init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -319,17 +320,19 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
     seed_everything(config.seed)
     assert config.batch_size is not None and config.epochs is not None  # resolved
     splits = splits or corpus_splits(config)
-    model = cast(CLOSP, distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device))
+    model = CLOSP(config.model)
+    if config.init:
+        model.warm_start(config.init)
+    model = cast(CLOSP, distributed.sync_batchnorm(model, ctx, device).to(device))
     loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
     total = per_epoch * config.epochs
-    if total < 3:  # OneCycle needs a warm-up step and a decay step besides the last one
-        raise ValueError(
-            f"{total} optimiser steps ({config.epochs} epochs x {per_epoch} steps) are too few for the OneCycle schedule: "
-            "train at least 3 steps (more --epochs or a smaller --batch-size)"
-        )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    if total >= 3:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
+    else:  # OneCycle needs a warm-up step and a decay step besides the last one: a tiny run keeps lr constant
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
     return Trainer(config, model, loss_fn, optimizer, scheduler, splits, ctx, device, per_epoch)
 
 

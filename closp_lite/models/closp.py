@@ -44,11 +44,12 @@ class ModelConfig:
     pooling: Pooling = "cls"
     max_length: int = CLOSP_MAX_LENGTH
     train_text: bool = False
-    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file or torchgeo enum name
+    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file, torchgeo enum name or "imagenet"
+    input_size: int | None = None  # resize images to this side first (None: each tower's own size)
 
     def tower(self, modality: str) -> TowerConfig:
         """Return the tower configuration of ``modality``."""
-        return tower_for(modality, self.arch, self.width, self.rgb)
+        return tower_for(modality, self.arch, self.width, self.rgb, self.input_size)
 
 
 def to_rgb(images: torch.Tensor, modality: str) -> torch.Tensor:
@@ -132,6 +133,26 @@ class CLOSP(nn.Module):
         if self.config.train_text:
             return state
         return {k: v for k, v in state.items() if not k.startswith("text.")}
+
+    def warm_start(self, path: str | Path) -> None:
+        """Start from the tensors of a state-dict file, e.g. a previous training stage (chapter 8).
+
+        The file may hold a part of the model (e.g. one tower), but every tensor in it must exist
+        in this model with the same shape.
+
+        Raises:
+            FileNotFoundError: if the file is missing. ValueError: naming the first unknown or misshapen tensor.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no initial weights at {path}: write them first (closp_lite.transfer) or drop the init setting")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        own = self.state_dict()
+        for name, value in state.items():
+            if name not in own or own[name].shape != value.shape:
+                found = tuple(own[name].shape) if name in own else "no such tensor"
+                raise ValueError(f"{path}: tensor {name!r} {tuple(value.shape)} does not fit this model ({found}): wrong architecture?")
+        self.load_state_dict(state, strict=False)
 
     @classmethod
     def load(cls, folder: str | Path, map_location: str | torch.device = "cpu") -> CLOSP:

@@ -1,0 +1,277 @@
+"""Staged fine-tuning of the heads that talk about SAR: captioner and VQA model (chapter 9).
+
+SAR-TEXT trains its captioner and its question-answering model *progressively*: natural images,
+then optical remote sensing, then SAR. This module holds what both heads share:
+
+* **schedules** (:data:`SCHEDULES`): ``sar`` (the S1 tower from scratch, SAR data only),
+  ``direct`` (a pretrained tower, then SAR) and ``progressive`` (optical S2 data first, then SAR:
+  the S2 tower's weights are carried into the S1 tower, see :func:`transplant`, and the language
+  side - decoder or answer classifier - carries on as it is);
+* **splits** (:func:`task_splits`): a patch the retrieval model trained on never lands in the test
+  split, so a tower taken from a CLOSP run (``direct``) has not seen the test images;
+* **run folders** (:class:`RunFolder`): ``config.json``, ``model.pt``, ``log.json`` and a checkpoint
+  after every epoch, so an interrupted run resumes where it stopped (:func:`train_stages`).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from closp_lite.config import DEFAULT_SEED, head_settings
+from closp_lite.models.image import ImageTower, init_from
+
+SCHEDULES: tuple[str, ...] = ("sar", "direct", "progressive")
+TASK_STYLES: dict[str, str] = {"s1": "sar-rewrite", "s2": "segmentation"}
+"""Caption style each modality learns: rewritten radar descriptions for S1, class-map captions for S2."""
+
+HELD_OUT: dict[str, float] = {"val": 0.1, "test": 0.4}
+"""Shares of the corpus ``test`` split that become validation and test patches; the rest trains."""
+
+CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, LOG_FILE = "config.json", "model.pt", "state.pt", "log.json"
+
+
+def schedule_modalities(schedule: str) -> list[str]:
+    """Return the modality of each stage of a schedule (chapter 9): SAR last, optical first when progressive."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    return ["s2", "s1"] if schedule == "progressive" else ["s1"]
+
+
+def task_splits(metadata: pd.DataFrame, seed: int = DEFAULT_SEED) -> pd.Series:
+    """Return ``train``/``val``/``test`` per key (chapter 9).
+
+    Corpus ``train`` patches (which a CLOSP retrieval run may have trained on) always train; corpus
+    ``test`` patches are hashed with the seed into train, validation and test by :data:`HELD_OUT`.
+    """
+    splits = []
+    for key, split in zip(metadata["key"], metadata["split"], strict=True):
+        u = zlib.crc32(f"{seed}:{key}".encode()) / 2**32
+        held = "test" if u < HELD_OUT["test"] else "val" if u < HELD_OUT["test"] + HELD_OUT["val"] else "train"
+        splits.append("train" if split == "train" else held)
+    return pd.Series(splits, index=metadata["key"].to_numpy(), name="task_split")
+
+
+def task_keys(root: str | Path, modality: str, split: str, mode: str | None = None, seed: int = DEFAULT_SEED) -> list[str]:
+    """Keys of one modality and task split, capped by the mode's ``patches`` per modality (chapter 9)."""
+    from closp_lite.data.format import CrisisLandMark
+
+    with CrisisLandMark(root) as corpus:
+        meta = corpus.metadata
+    meta = meta[meta["modality"] == modality]
+    cap = head_settings(mode).patches
+    if cap is not None and len(meta) > cap:
+        meta = meta.sample(cap, random_state=seed).sort_index()
+    splits = task_splits(meta, seed)
+    keys = [key for key in meta["key"] if splits[key] == split]
+    if not keys:
+        raise ValueError(f"{root}: no {modality} patch falls in the {split!r} split: the corpus is too small")
+    return keys
+
+
+def load_images(root: str | Path, keys: Sequence[str], size: int, progress: bool = True) -> torch.Tensor:
+    """Read patches as model inputs average-pooled to ``size`` x ``size``: (N, C, size, size) float32 (chapter 9)."""
+    from closp_lite.data.bands import to_model_input
+    from closp_lite.data.format import CrisisLandMark
+
+    images = []
+    with CrisisLandMark(root) as corpus:
+        for key in tqdm(keys, desc="reading patches", unit="patch", disable=not progress):
+            patch = corpus.read(key)
+            image = torch.from_numpy(to_model_input(patch.image, patch.modality)).unsqueeze(0)
+            images.append(nn.functional.adaptive_avg_pool2d(image, size))
+    return torch.cat(images)
+
+
+def task_captions(root: str | Path) -> pd.Series:
+    """Caption of each key in its modality's :data:`TASK_STYLES` style, building missing styles once (chapter 9)."""
+    from closp_lite.captions import build_captions
+    from closp_lite.data.format import CrisisLandMark, read_captions
+
+    table = read_captions(root)
+    if table is None or not set(TASK_STYLES.values()) <= set(table.columns):
+        table = build_captions(root, styles=sorted(set(TASK_STYLES.values())), progress=False)
+    with CrisisLandMark(root) as corpus:
+        modality = corpus.metadata.set_index("key")["modality"]
+    style = modality.reindex(table["key"]).map(TASK_STYLES).to_numpy()
+    texts = [row[s] for row, s in zip(table.to_dict("records"), style, strict=True)]
+    return pd.Series(texts, index=table["key"].to_numpy(), name="caption")
+
+
+# ---------------------------------------------------------------- towers
+
+
+def init_tower(tower: ImageTower, source: str | Path, modality: str = "s1") -> None:
+    """Initialise a tower from a CLOSP run folder's ``modality`` tower, a state-dict file or a torchgeo enum name (chapter 9).
+
+    Raises:
+        ValueError: if the run's tower has another architecture or width.
+    """
+    folder = Path(source)
+    if (folder / "config.json").is_file() and (folder / "model.pt").is_file():
+        from closp_lite.models.closp import CLOSP
+
+        pretrained = CLOSP.load(folder).towers[modality]
+        if pretrained.config != tower.config:
+            raise ValueError(f"{folder}: its {modality} tower is {pretrained.config}, the head needs {tower.config}")
+        tower.load_state_dict(pretrained.state_dict())
+        return
+    init_from(tower, source)
+
+
+def transplant(source: nn.Module, target: nn.Module) -> int:
+    """Copy every same-named tensor from ``source`` into ``target``; return how many were copied (chapter 9).
+
+    Layers whose input channels differ (the first convolution: 13 S2 bands vs 2 S1 channels) get
+    the source kernel averaged over its input channels, repeated for the target's channels and
+    rescaled so the layer's output keeps its size; normalisation statistics stay the target's own.
+    """
+    own = target.state_dict()
+    copied = 0
+    for name, value in source.state_dict().items():
+        if name not in own or name.startswith("normalize."):
+            continue
+        if own[name].shape == value.shape:
+            own[name] = value.clone()
+        elif value.ndim == 4 and value.shape[0] == own[name].shape[0] and value.shape[2:] == own[name].shape[2:]:
+            mean = value.mean(dim=1, keepdim=True)
+            own[name] = mean.repeat(1, own[name].shape[1], 1, 1) * value.shape[1] / own[name].shape[1]
+        else:
+            continue
+        copied += 1
+    target.load_state_dict(own)
+    return copied
+
+
+# ---------------------------------------------------------------- run folders and the staged loop
+
+
+class RunFolder:
+    """A head's run folder: ``config.json`` written once, weights, log and a per-epoch checkpoint (chapter 9).
+
+    Raises:
+        ValueError: if the folder holds another run and neither ``resume`` nor ``overwrite`` is set,
+            or ``resume`` is asked with settings that differ from the stored ones.
+    """
+
+    def __init__(self, path: str | Path, config: dict[str, Any], resume: bool = False, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        stored = self.path / CONFIG_FILE
+        if stored.is_file() and not overwrite:
+            if not resume:
+                raise ValueError(f"{self.path} already holds a run: pass --resume to continue it or --overwrite to replace it")
+            old = json.loads(stored.read_text())
+            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            if changed:
+                raise ValueError(f"{self.path}: --resume with other settings ({', '.join(changed)}); use a new run folder")
+        elif overwrite:
+            for name in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, LOG_FILE):
+                (self.path / name).unlink(missing_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not stored.is_file():
+            stored.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        self.config = json.loads(stored.read_text())
+
+    def state(self) -> dict[str, Any] | None:
+        """The last checkpoint, or ``None`` for a fresh run."""
+        path = self.path / STATE_FILE
+        return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        """Write the checkpoint atomically."""
+        from closp_lite.models.closp import atomic_save
+
+        atomic_save(state, self.path / STATE_FILE)
+
+    def finish(self, model: nn.Module, log: list[dict[str, Any]]) -> None:
+        """Write the final weights and the log."""
+        from closp_lite.models.closp import atomic_save
+
+        atomic_save(model.state_dict(), self.path / WEIGHTS_FILE)
+        (self.path / LOG_FILE).write_text(json.dumps(log, indent=2) + "\n")
+
+
+def read_run(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Return (config, weights) of a finished head run folder (chapter 9).
+
+    Raises:
+        FileNotFoundError: if ``config.json`` or ``model.pt`` is missing (an unfinished run).
+    """
+    folder = Path(path)
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"no {name} in {folder}: train it first (or finish it with --resume)")
+    weights = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    return json.loads((folder / CONFIG_FILE).read_text()), weights
+
+
+@dataclass
+class Stage:
+    """One stage of a schedule: ``n`` training items, a loss of a batch of item indices, an optional start hook."""
+
+    name: str
+    n: int
+    loss: Callable[[torch.Tensor], torch.Tensor]
+    epochs: int
+    on_start: Callable[[], None] | None = None
+    evaluate: Callable[[], float] | None = None
+
+
+def train_stages(
+    model: nn.Module, stages: Sequence[Stage], run: RunFolder, batch_size: int, lr: float = 1e-3,
+    seed: int = DEFAULT_SEED, progress: bool = True,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Train ``model`` through ``stages`` in order with AdamW, checkpointing after every epoch (chapter 9).
+
+    A run folder with a checkpoint resumes at the stage and epoch after it; a stage's start hook
+    (e.g. :func:`transplant`) runs only when the stage really starts. Returns the log: one row per
+    epoch (stage, epoch, mean training loss, validation score when the stage has one).
+    """
+    saved = run.state()
+    log: list[dict[str, Any]] = list(saved["log"]) if saved else []
+    start = (saved["stage"], saved["epoch"] + 1) if saved else (0, 0)
+    if saved:
+        model.load_state_dict(saved["model"])
+        torch.set_rng_state(saved["torch_rng"])
+    for index, stage in enumerate(stages):
+        if index < start[0]:
+            continue
+        first = 0 if index > start[0] else start[1]
+        if first == 0 and stage.on_start is not None:
+            stage.on_start()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+        if saved and first > 0:
+            optimizer.load_state_dict(saved["optimizer"])
+        for epoch in range(first, stage.epochs):
+            generator = torch.Generator().manual_seed(seed * 1000 + index * 100 + epoch)
+            order = torch.randperm(stage.n, generator=generator)
+            model.train()
+            losses = []
+            batches = range(0, stage.n, batch_size)
+            for i in tqdm(batches, desc=f"{stage.name} epoch {epoch + 1}", unit="batch", disable=not progress):
+                loss = stage.loss(order[i : i + batch_size])
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                losses.append(float(loss.detach()))
+            row: dict[str, Any] = {"stage": stage.name, "epoch": epoch + 1, "loss": float(np.mean(losses))}
+            if stage.evaluate is not None:
+                model.eval()
+                row["val"] = stage.evaluate()
+            log.append(row)
+            run.checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "stage": index,
+                            "epoch": epoch, "log": log, "torch_rng": torch.get_rng_state()})  # fmt: skip
+    model.eval()
+    run.finish(model, log)
+    return log
