@@ -156,6 +156,7 @@ def markdown(record: dict[str, Any]) -> str:
              f"{settings['steps_per_stage']} optimiser steps per stage, lr {settings['lr']}, seeds {seeds}; "
              f"{record['machine']['cpu']} ({record['machine']['cpu_count']} cores, shared by other jobs), "
              f"{len(seconds)} process(es) of {', '.join(f'{x:.0f}' for x in seconds)} s.", "",
+             *([result["note"], ""] if result.get("note") else []),
              "## mR on the S1 test corpus (mean +- std over seeds; percent)", "",
              "| schedule | " + " | ".join(f"{float(f):.0%} of S1 train" for f in fractions) + " |", "|---|" + "---|" * len(fractions)]  # fmt: skip
     for schedule, by_fraction in summarize_runs(runs).items():

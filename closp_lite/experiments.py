@@ -28,6 +28,8 @@ from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
 if TYPE_CHECKING:
     import torch
 
+    from closp_lite.models.closp import CLOSP
+
 CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "evaluate_encoders",
     "evaluate_index",
     "load_queries",
+    "model_encoders",
     "openclip_encoders",
     "query_scores",
     "read_images",
@@ -91,11 +94,18 @@ def run_encoders(run_dir: str | Path) -> Encoders:
     Raises:
         FileNotFoundError: if the folder holds no saved model.
     """
+    from closp_lite.data.checksum import sha256_of
+    from closp_lite.models.closp import CLOSP, WEIGHTS_FILE
+
+    return model_encoders(CLOSP.load(run_dir).eval(), Path(run_dir).name, sha256_of(Path(run_dir) / WEIGHTS_FILE))
+
+
+def model_encoders(model: CLOSP, name: str = "model", fingerprint: str = "") -> Encoders:
+    """The :class:`Encoders` of a loaded CLOSP or GeoCLOSP model, without gradients (chapters 6, 7).
+
+    ``fingerprint`` identifies the weights (stored with an index; :func:`run_encoders` uses the sha256 of ``model.pt``).
+    """
     import torch
-
-    from closp_lite.models.closp import CLOSP
-
-    model = CLOSP.load(run_dir).eval()
 
     def image(images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -105,10 +115,7 @@ def run_encoders(run_dir: str | Path) -> Encoders:
         with torch.no_grad():
             return model.encode_text(texts)
 
-    from closp_lite.data.checksum import sha256_of
-    from closp_lite.models.closp import WEIGHTS_FILE
-
-    return Encoders(image, text, name=Path(run_dir).name, fingerprint=sha256_of(Path(run_dir) / WEIGHTS_FILE))
+    return Encoders(image, text, name=name, fingerprint=fingerprint)
 
 
 def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tuple[str, list[str]]]:

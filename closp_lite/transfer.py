@@ -45,11 +45,12 @@ import torch
 
 from closp_lite.config import DEFAULT_SEED, settings
 from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+from closp_lite.models.image import Arch
 
 SCHEDULES: dict[str, str] = {"sar": "scratch", "natural,sar": "direct", "optical,sar": "optical", "natural,optical,sar": "progressive"}
 """Schedule -> its short name in the experiment (chapter 8)."""
 STAGE_MODALITY: dict[str, str] = {"optical": "s2", "sar": "s1"}
-ARCH = "efficientnet_lite0"
+ARCH: Arch = "efficientnet_lite0"
 SAR_STYLE = "sar-rewrite"
 STATE_FILE = "transfer.json"
 INIT_FILE = "init.pt"
@@ -224,13 +225,14 @@ class TransferResult:
 def _stage_train_config(config: TransferConfig, stage: str, index: int, splits: dict[str, tuple[Pairs, Pairs]]) -> Any:
     from closp_lite.training import TrainConfig, steps_per_epoch
 
+    assert config.steps is not None and config.batch_size is not None  # resolved
     modality = STAGE_MODALITY[stage]
     natural_start = index == 0 and config.stages[0] == "natural"
-    per_epoch = steps_per_epoch(splits, int(config.batch_size))  # type: ignore[arg-type]
+    per_epoch = steps_per_epoch(splits, config.batch_size)  # type: ignore[arg-type]
     # Same optimiser steps for every data size (as close as whole epochs allow; each stage records
     # its steps): small training sets simply see more epochs.
     return TrainConfig(
-        mode=config.mode, data=config.data, epochs=max(1, round(int(config.steps) / per_epoch)), batch_size=config.batch_size,
+        mode=config.mode, data=config.data, epochs=max(1, round(config.steps / per_epoch)), batch_size=config.batch_size,
         lr=config.lr, seed=config.seed, val_fraction=config.val_fraction, modalities=(modality,),
         text_style=config.sar_style if stage == "sar" else config.optical_style, learnable_scale=True, label_aware=True,
         model=ModelConfig(arch=ARCH, input_size=config.input_size, weights={modality: "imagenet"} if natural_start else {}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -72,8 +73,10 @@ def book_chapters() -> dict[str, ChapterInfo]:
     return {path.stem: _parse(path) for path in sorted(_book_dir().glob("[0-9][0-9]-*.md"))}
 
 
-def check_order(names: list[str]) -> None:
+def check_order(names: list[str], taught: Sequence[str] = ()) -> None:
     """Refuse a plan in which a chapter comes before, or without, a Necessary prerequisite (instructor guide).
+
+    ``taught`` are chapters covered before this plan (for example on a first day).
 
     Raises:
         ValueError: naming the chapter and the missing prerequisite.
@@ -82,7 +85,7 @@ def check_order(names: list[str]) -> None:
     for position, name in enumerate(names):
         if name not in chapters:
             raise ValueError(f"unknown chapter {name!r}: the book has {', '.join(chapters)}")
-        missing = [need for need in chapters[name].necessary if need not in names[:position]]
+        missing = [need for need in chapters[name].necessary if need not in [*taught, *names[:position]]]
         if missing:
             raise ValueError(f"{name} needs {', '.join(missing)} first (its Prerequisites say Necessary)")
 
@@ -112,16 +115,18 @@ def timetable(
     lunch_after: int | None = None,
     lunch_minutes: int = 60,
     env: str = "project",
+    taught: Sequence[str] = (),
 ) -> pd.DataFrame:
     """A timed plan: per chapter, teaching (time to learn + measured run time) then exercises (instructor guide).
 
     A break of ``break_minutes`` comes before the next chapter once ``break_every`` minutes have
     passed since the last one; the first break after ``lunch_after`` minutes (if given) is a
-    lunch of ``lunch_minutes``. Exercises take ``MINUTES_PER_EXERCISE`` each.
+    lunch of ``lunch_minutes``. Exercises take ``MINUTES_PER_EXERCISE`` each. ``taught`` are
+    chapters covered before (see :func:`check_order`).
     """
     import pandas as pd
 
-    check_order(names)
+    check_order(names, taught)
     chapters = book_chapters()
     seconds = {str(name): float(value) for name, value in run_costs(env)["seconds"].items()}
     clock = int(start[:2]) * 60 + int(start[3:])

@@ -69,3 +69,19 @@ def test_html_book_leaves_out_frozen_progress_bars() -> None:
         document += nodes.literal_block(text, text, classes=["output", "text_plain"])
     extension.drop_progress_bars(None, document)
     assert [block.astext() for block in document.findall(nodes.literal_block)] == ["(True, 0)"]
+
+
+def test_formatter_registers_with_a_shell_and_not_without() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from closp_lite.display import register_figure_formatter
+
+    assert register_figure_formatter() is False  # pytest is no IPython kernel
+    shell = InteractiveShell.instance()
+    try:
+        assert register_figure_formatter(shell) is True
+        data, _ = shell.display_formatter.format(_figure())
+        png = data["image/png"]
+        assert (base64.b64decode(png) if isinstance(png, str) else png).startswith(PNG_MAGIC)
+    finally:
+        InteractiveShell.clear_instance()

@@ -42,3 +42,12 @@ def test_costs_come_from_both_benchmark_files() -> None:
     for env in ("project", "cpu-torch"):
         costs = workshop.run_costs(env)
         assert {"seconds", "peak_memory_gb"} <= set(costs.columns) and costs.attrs["date"]
+
+
+def test_a_second_day_counts_the_first_as_taught() -> None:
+    later = [name for name in workshop.book_chapters() if name > "06"]
+    if not later:
+        pytest.skip("no chapters after 6 in this book")
+    with pytest.raises(ValueError, match="needs"):
+        workshop.check_order(later)
+    assert workshop.timetable(later, taught=FULL_DAY).attrs["total_minutes"] > 0

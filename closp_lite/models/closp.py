@@ -16,10 +16,10 @@ paper (RemoteCLIP, SkyCLIP: whole pretrained open_clip models with their own tex
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, Literal, cast, get_args
 
 import torch
 from torch import nn
@@ -29,6 +29,8 @@ from closp_lite.models.image import Arch, ImageTower, TowerConfig, init_from, to
 from closp_lite.models.text import CLOSP_MAX_LENGTH, Pooling, TextEncoder
 
 MODALITIES: tuple[str, ...] = ("s1", "s2")
+ModelKind = Literal["closp", "geoclosp"]
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 _RGB_S2 = [S2_MODEL_BANDS.index(b) for b in ("B4", "B3", "B2")]
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.pt"
@@ -46,6 +48,8 @@ class ModelConfig:
     train_text: bool = False
     weights: dict[str, str] = field(default_factory=dict)  # modality -> local file, torchgeo enum name or "imagenet"
     input_size: int | None = None  # resize images to this side first (None: each tower's own size)
+    kind: ModelKind = "closp"  # "geoclosp" adds a location encoder (chapter 7)
+    location_trainable: bool = False  # GeoCLOSP only: learn the SIREN too (default frozen, as upstream)
 
     def tower(self, modality: str) -> TowerConfig:
         """Return the tower configuration of ``modality``."""
@@ -109,6 +113,14 @@ class CLOSP(nn.Module):
             images = to_rgb(images, modality)
         return self.towers[modality](images)
 
+    def features(self, images: torch.Tensor, batch: Mapping[str, Any], modality: str | None = None) -> tuple[torch.Tensor, ...]:
+        """The training features of one modality's batch: (image, text) embeddings (chapter 5).
+
+        ``batch`` is a collated sample dict (``text``, ``lonlat``, ...); ``images`` its (possibly
+        flipped) images on the model's device. GeoCLOSP adds the location embedding (chapter 7).
+        """
+        return self.encode_image(images, modality), self.encode_text(batch["text"])
+
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed captions or queries to (N, 384) unit vectors on the model's device (chapter 5).
 
@@ -158,6 +170,8 @@ class CLOSP(nn.Module):
     def load(cls, folder: str | Path, map_location: str | torch.device = "cpu") -> CLOSP:
         """Rebuild a model saved with :meth:`save` (``weights_only=True``) (chapter 5).
 
+        The model kind recorded in ``config.json`` decides the class (CLOSP or GeoCLOSP).
+
         Raises:
             FileNotFoundError: if ``config.json`` or ``model.pt`` is missing.
         """
@@ -167,7 +181,7 @@ class CLOSP(nn.Module):
                 raise FileNotFoundError(f"no {name} in {folder}: is it a run folder written by `closp-lite train`?")
         settings = json.loads((folder / CONFIG_FILE).read_text())
         settings["weights"] = {}  # the saved state dict already holds the initial weights
-        model = cls(ModelConfig(**settings))
+        model = build_model(ModelConfig(**settings))
         from closp_lite.runfolder import load_torch_file
 
         state = load_torch_file(folder / WEIGHTS_FILE, "model", "train the model again (closp-lite train --overwrite)")
@@ -182,6 +196,21 @@ class CLOSP(nn.Module):
             raise ValueError(f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: layer shapes {wrong[:3]}; the files come from different runs")
         model.load_state_dict(state, strict=False)
         return model.to(map_location).eval()
+
+
+def build_model(config: ModelConfig) -> CLOSP:
+    """Build the model of ``config.kind``: :class:`CLOSP` or GeoCLOSP (chapters 5, 7).
+
+    Raises:
+        ValueError: for an unknown kind.
+    """
+    if config.kind == "geoclosp":
+        from closp_lite.models.geoclosp import GeoCLOSP
+
+        return GeoCLOSP(config)
+    if config.kind != "closp":
+        raise ValueError(f"unknown model kind {config.kind!r}: choose one of {', '.join(MODEL_KINDS)}")
+    return CLOSP(config)
 
 
 def atomic_save(obj: object, path: str | Path) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -164,10 +165,11 @@ def rgb_of_stem(weight: torch.Tensor, modality: str) -> torch.Tensor:
 
 def extend_stem(model: nn.Module, modality: str) -> nn.Module:
     """Replace the 3-channel ``conv_stem`` of a timm EfficientNet by one for ``modality``, in place (chapter 8)."""
-    old = model.conv_stem
-    new = type(old)(N_MODEL_CHANNELS[modality], old.out_channels, old.kernel_size, old.stride, bias=False)  # type: ignore[operator]
+    old = cast(nn.Conv2d, model.conv_stem)
+    # type(old) keeps timm's Conv2dSame (TensorFlow "same" padding), which the weights were trained with.
+    new = type(old)(N_MODEL_CHANNELS[modality], old.out_channels, old.kernel_size, old.stride, bias=False)  # type: ignore[arg-type]
     with torch.no_grad():
-        new.weight.copy_(stem_weight(old.weight, modality))  # type: ignore[arg-type]
+        new.weight.copy_(stem_weight(old.weight, modality))
     model.conv_stem = new
     return model
 

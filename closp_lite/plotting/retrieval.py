@@ -96,15 +96,15 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     S2 (12 or 13 bands): true colour. S1 (VV, VH in dB): VV, VH and the VV - VH ratio as red,
     green and blue, each stretched between its 2nd and 98th percentile.
     """
-    from closp_lite.physics import optical, sar
+    from closp_lite.physics import optical
+    from closp_lite.plotting.images import s1_rgb
 
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[0] not in (2, 12, 13):
         raise ValueError(f"a thumbnail needs an S1 (2, H, W) or S2 (12 or 13, H, W) image, got shape {image.shape}")
     if image.shape[0] != 2:
         return optical.true_colour(image)
-    channels = (image[0], image[1], sar.cross_pol_ratio_db(image[0], image[1]))
-    return np.stack([optical.robust_stretch(channel) for channel in channels], axis=-1)
+    return s1_rgb(image)
 
 
 def plot_search_results(
