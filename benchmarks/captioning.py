@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result  # noqa: E402
+from common import RESULTS, write_result
 
-from closp_lite.captioning import evaluate_captioner, train_captioner  # noqa: E402
-from closp_lite.captions.metrics import METRICS, caption_scores  # noqa: E402
-from closp_lite.config import head_settings  # noqa: E402
-from closp_lite.finetune import SCHEDULES, task_captions, task_keys  # noqa: E402
-from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
+from closp_lite.captioning import evaluate_captioner, train_captioner
+from closp_lite.captions.metrics import METRICS, caption_scores
+from closp_lite.config import head_settings
+from closp_lite.finetune import SCHEDULES, task_captions, task_keys
+from closp_lite.simulate.corpus import sample_corpus
 
 
 def closp_run(path: Path, data: Path, mode: str) -> Path:

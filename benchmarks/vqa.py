@@ -22,14 +22,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from captioning import closp_run  # noqa: E402
-from common import RESULTS, write_result  # noqa: E402
+from captioning import closp_run
+from common import RESULTS, write_result
 
-from closp_lite.answering import evaluate_vqa, train_vqa  # noqa: E402
-from closp_lite.config import head_settings  # noqa: E402
-from closp_lite.finetune import SCHEDULES  # noqa: E402
-from closp_lite.simulate.corpus import sample_corpus  # noqa: E402
-from closp_lite.vqa_data import TYPES, build_vqa, read_vqa  # noqa: E402
+from closp_lite.answering import evaluate_vqa, train_vqa
+from closp_lite.config import head_settings
+from closp_lite.finetune import SCHEDULES
+from closp_lite.simulate.corpus import sample_corpus
+from closp_lite.vqa_data import TYPES, build_vqa, read_vqa
 
 VARIANTS: tuple[str, ...] = ("question-only", *SCHEDULES)
 
