@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_result
 
 from closp_lite.captions import audit_table, caption_table
+from closp_lite.config import DEFAULT_SEED
 from closp_lite.data.format import CrisisLandMark
 from closp_lite.simulate.samples import default_samples_dir
 
@@ -26,7 +27,7 @@ def main() -> None:
     """Audit every caption style on the sample corpus and write the result files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=default_samples_dir(), help="corpus folder (default: data_samples/)")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()
     with CrisisLandMark(args.root) as corpus:
         metadata = corpus.metadata

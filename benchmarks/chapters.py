@@ -1,10 +1,15 @@
-"""Execute every chapter of the book from a fresh kernel and record its wall time and the
-kernel's peak memory (VmHWM), in the default ``sample`` mode unless ``--mode`` says otherwise.
+"""Execute every chapter of the book from a fresh kernel and record its wall time and the peak
+memory of the kernel's whole process tree, in the default ``sample`` mode unless ``--mode`` says
+otherwise.
 
     .venv/bin/python benchmarks/chapters.py [--mode sample] [--env cpu-torch] [--chapter 00-tour ...]
 
 Writes ``benchmarks/results/chapters.json`` (or ``chapters_<mode>.json`` for other modes).
-The budget a chapter must meet on a Binder-like machine: < 180 s and < 1.5 GB.
+The budget a chapter must meet on Binder: <= 180 s and <= 2 GB. Binder limits the memory of the
+whole session, so the peak is the largest *sum* of resident memory over the kernel and every
+process it started (data-loader workers, corpus simulation processes), sampled every 0.1 s, and
+never less than the kernel's own high-water mark (VmHWM). Chapters run in a temporary folder
+outside ``book/``, as a notebook a student downloaded would.
 
 ``--env cpu-torch`` runs the chapters in the kernel of ``.venv-cpu-torch/`` (built by
 ``benchmarks/cpu_torch_env.sh``: Python 3.11, CPU-only torch as on Binder, without torchvision,
@@ -15,14 +20,19 @@ torch, and for a failed chapter the cell and error that stopped it.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import jupytext
+import psutil
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_book import BOOK, notebook_chapters  # noqa: E402
 
 BUDGET_S = 180
-BUDGET_GB = 1.5
+BUDGET_GB = 2.0
 
 # The Binder-like environment of benchmarks/cpu_torch_env.sh (same defaults as that script).
 CPU_TORCH_ENV = Path(os.environ.get("CPU_TORCH_ENV", ROOT / ".venv-cpu-torch"))
@@ -55,33 +65,71 @@ def _peak_rss_gb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
+class TreeMemory:
+    """Samples the summed resident memory of a process and all its descendants in a thread."""
+
+    def __init__(self, pid: int, interval_s: float = 0.1) -> None:
+        self.root, self.interval_s, self.peak_bytes = psutil.Process(pid), interval_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for process in [self.root, *self.root.children(recursive=True)]:
+                    try:
+                        total += process.memory_info().rss
+                    except psutil.NoSuchProcess:  # a worker that just ended
+                        pass
+            except psutil.NoSuchProcess:
+                return
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_chapter(name: str, kernel_name: str = "python3", detail: bool = False) -> dict[str, float | str | bool]:
-    """Execute one chapter in a fresh kernel; return its time, peak memory and status.
+    """Execute one chapter in a fresh kernel started outside ``book/``; return its time, peak memory and status.
 
     With ``detail`` a failed chapter also records the cell that stopped it and the error, and
     ``needs`` names the left-out package when that error is its missing import.
     """
     notebook = jupytext.read(BOOK / f"{name}.md")
-    client = NotebookClient(notebook, timeout=1800, kernel_name=kernel_name, resources={"metadata": {"path": str(BOOK)}})
+    workdir = tempfile.mkdtemp(prefix=f"closp-{name}-")
+    client = NotebookClient(notebook, timeout=1800, kernel_name=kernel_name, resources={"metadata": {"path": workdir}})
     start = time.perf_counter()
     status = "ok"
     failure: dict[str, str | int] = {}
     with client.setup_kernel():
         pid = client.km.provisioner.process.pid
-        try:
-            for index, cell in enumerate(notebook.cells):
-                client.execute_cell(cell, index)
-        except Exception as err:  # a failing chapter is recorded, not hidden
-            status = f"error: {type(err).__name__}"
-            failure = _failure(err, index, cell.source)
-        peak = _peak_rss_gb(pid)
+        with TreeMemory(pid) as tree:
+            try:
+                for index, cell in enumerate(notebook.cells):
+                    client.execute_cell(cell, index)
+            except Exception as err:  # a failing chapter is recorded, not hidden
+                status = f"error: {type(err).__name__}"
+                failure = _failure(err, index, cell.source)
+        kernel_peak = _peak_rss_gb(pid)
     seconds = time.perf_counter() - start
+    peak = max(kernel_peak, tree.peak_bytes / 2**30)
     row = {
         "chapter": name,
         "seconds": round(seconds, 1),
         "peak_memory_gb": round(peak, 3),
+        "kernel_peak_gb": round(kernel_peak, 3),
         "status": status,
-        "within_budget": status == "ok" and seconds < BUDGET_S and peak < BUDGET_GB,
+        "within_budget": status == "ok" and seconds <= BUDGET_S and peak <= BUDGET_GB,
+        # rows of chapters not re-run are kept from earlier runs: each row says when it was measured
+        "measured": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
+        "load_average": round(os.getloadavg()[0], 1),
     }
     return {**row, **failure} if detail else row
 
@@ -142,7 +190,13 @@ def main() -> None:
         print(row, flush=True)
         rows.append(row)
     name = ("chapters" if args.mode == "sample" else f"chapters_{args.mode}") + ("_cpu_torch" if kernel else "")
-    payload = {"mode": args.mode, "budget_s": BUDGET_S, "budget_gb": BUDGET_GB} | ({"kernel": kernel} if kernel else {})
+    payload = {
+        "mode": args.mode,
+        "budget_s": BUDGET_S,
+        "budget_gb": BUDGET_GB,
+        "peak_memory": "largest summed RSS of the kernel process tree (0.1 s samples), at least the kernel's VmHWM",
+        "load_average_at_end": os.getloadavg(),
+    } | ({"kernel": kernel} if kernel else {})
     print(write_result(name, payload | {"chapters": _merged(name, rows)}))
 
 

@@ -40,6 +40,7 @@ from common import RESULTS, write_result
 
 from closp_lite import seed_everything
 from closp_lite.captions import build_captions
+from closp_lite.config import DEFAULT_SEED
 from closp_lite.experiments import Encoders, load_queries, run_encoders, run_experiments, untrained_encoders
 from closp_lite.models.closp import ModelConfig
 from closp_lite.queries import build_queries
@@ -158,7 +159,7 @@ def main() -> None:
     """Run the experiments and write the JSON and markdown results."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="sample", choices=["tiny", "sample"])
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()
     seed_everything(args.seed)
     root = sample_corpus(args.mode, seed=args.seed)

@@ -6,6 +6,10 @@ that need them, so ``import closp_lite`` stays fast.
 """
 
 from closp_lite.config import Mode, ScaleSettings, Settings, data_dir, get_device, get_mode, resolve, seed_everything, settings
+from closp_lite.display import register_figure_formatter
+
+# In a Jupyter kernel, figures returned by the plotting functions display as pictures (chapter 0).
+register_figure_formatter()
 
 __version__ = "0.1.0"
 

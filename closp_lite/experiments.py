@@ -27,6 +27,8 @@ from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
 if TYPE_CHECKING:
     import torch
 
+    from closp_lite.models.closp import CLOSP
+
 CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "evaluate_encoders",
     "evaluate_index",
     "load_queries",
+    "model_encoders",
     "openclip_encoders",
     "read_images",
     "run_encoders",
@@ -89,11 +92,18 @@ def run_encoders(run_dir: str | Path) -> Encoders:
     Raises:
         FileNotFoundError: if the folder holds no saved model.
     """
+    from closp_lite.data.checksum import sha256_of
+    from closp_lite.models.closp import CLOSP, WEIGHTS_FILE
+
+    return model_encoders(CLOSP.load(run_dir).eval(), Path(run_dir).name, sha256_of(Path(run_dir) / WEIGHTS_FILE))
+
+
+def model_encoders(model: CLOSP, name: str = "model", fingerprint: str = "") -> Encoders:
+    """The :class:`Encoders` of a loaded CLOSP or GeoCLOSP model, without gradients (chapters 6, 7).
+
+    ``fingerprint`` identifies the weights (stored with an index; :func:`run_encoders` uses the sha256 of ``model.pt``).
+    """
     import torch
-
-    from closp_lite.models.closp import CLOSP
-
-    model = CLOSP.load(run_dir).eval()
 
     def image(images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -103,10 +113,7 @@ def run_encoders(run_dir: str | Path) -> Encoders:
         with torch.no_grad():
             return model.encode_text(texts)
 
-    from closp_lite.data.checksum import sha256_of
-    from closp_lite.models.closp import WEIGHTS_FILE
-
-    return Encoders(image, text, name=Path(run_dir).name, fingerprint=sha256_of(Path(run_dir) / WEIGHTS_FILE))
+    return Encoders(image, text, name=name, fingerprint=fingerprint)
 
 
 def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tuple[str, list[str]]]:
@@ -116,22 +123,24 @@ def corpus_labels(root: str | Path, split: str | None = "test") -> dict[str, tup
     return CrisisLandMarkDataModule(root).labels(split)
 
 
-def corpus_samples(root: str | Path, split: str | None = "test", scale: ScaleSettings | None = None) -> Iterator[dict[str, Any]]:
+def corpus_samples(
+    root: str | Path, split: str | None = "test", scale: ScaleSettings | None = None, modality: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield ``image`` (model-ready tensor), ``key``, ``modality`` and harmonized ``labels`` per patch (chapter 6).
 
     ``split="test"`` is the searched corpus (80% of CrisisLandMark); ``None`` yields every patch.
     Patches are read by a DataLoader of the corpus view (in the scale's worker processes), one
-    modality after the other.
+    modality after the other; ``modality`` (``"s1"``/``"s2"``) reads that one only (chapter 8).
     """
     from closp_lite.data.module import CrisisLandMarkDataModule
 
     scale = scale or settings()
     data = CrisisLandMarkDataModule(root, batch_size=scale.embed_batch_size, num_workers=scale.num_workers)
     present = set(data.select(split=split)["modality"])
-    for modality in sorted(present):
-        for batch in data.loader(data.dataset(split, modality)):
+    for kind in sorted(present if modality is None else present & {modality}):
+        for batch in data.loader(data.dataset(split, kind)):
             for i, key in enumerate(batch["key"]):
-                yield {"image": batch["image"][i], "key": key, "modality": modality, "labels": batch["labels"][i]}
+                yield {"image": batch["image"][i], "key": key, "modality": kind, "labels": batch["labels"][i]}
 
 
 def embed_corpus(

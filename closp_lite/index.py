@@ -11,9 +11,8 @@ An *embedding index* is a folder of three files, readable without closp-lite:
 
 Search is exact: the dot product of the query with every vector (= cosine similarity, as
 vectors are normalised), keeping a running top-k per chunk of rows, so memory stays bounded
-whatever the corpus size. An approximate index (e.g. FAISS) could replace it at full scale; it
-is not a dependency, and exact search is the tested path (``benchmarks/search_speed.py``
-measures how long it takes).
+whatever the corpus size (``benchmarks/search_speed.py`` measures how long it takes). At full
+scale :mod:`closp_lite.faiss_index` adds a FAISS index beside the vectors (chapter 10).
 """
 
 from __future__ import annotations

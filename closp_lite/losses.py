@@ -10,6 +10,9 @@ bridge between them. The step loss is the mean over the modalities present.
 * ``label_aware=True``: multi-positive targets, where every pair with the same caption (or label set)
   counts as a positive and each target row is normalised to sum to 1.
 
+GeoCLOSP (:class:`GeoClospLoss`, chapter 7) adds two location terms per modality:
+``1/4 [CE(img->txt) + CE(txt->img) + CE(loc->img) + CE(img->loc)]``.
+
 Features are all-gathered across processes before the matrices are built, so a multi-GPU run
 compares every image with every caption of the global batch; with one process nothing changes.
 """
@@ -120,20 +123,54 @@ class ClospLoss(nn.Module):
             targets = positive_targets(gather_keys(keys) if gather else list(keys), len(image), image.device)
         return contrastive_loss(image, text, self.scale, targets)
 
+    def features_loss(self, features: tuple[torch.Tensor, ...], keys: Sequence[str] | None = None, gather: bool = True) -> torch.Tensor:
+        """Loss of one modality's feature tuple: ``(image, text)`` here, ``(image, text, location)`` for GeoCLOSP."""
+        if len(features) != 2:
+            raise ValueError(f"ClospLoss takes (image, text) features, got {len(features)}: use GeoClospLoss for GeoCLOSP")
+        return self.modality_loss(features[0], features[1], keys, gather)
+
     def forward(
         self,
-        features: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+        features: Mapping[str, tuple[torch.Tensor, ...]],
         keys: Mapping[str, Sequence[str]] | None = None,
         gather: bool = True,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Return the step loss and the per-modality values.
 
-        ``features`` maps a modality (``"s1"``, ``"s2"``) to ``(image_features, text_features)``;
+        ``features`` maps a modality (``"s1"``, ``"s2"``) to ``(image_features, text_features)``
+        (GeoCLOSP: ``(image, text, location)``);
         ``keys`` maps it to the captions (needed when ``label_aware``). ``gather=False`` keeps each
         process's features to itself (validation, where every process sees the whole set).
         """
         if not features:
             raise ValueError("no modality in the batch: pass at least one of s1, s2")
-        losses = {m: self.modality_loss(img, txt, (keys or {}).get(m), gather) for m, (img, txt) in features.items()}
+        losses = {m: self.features_loss(feats, (keys or {}).get(m), gather) for m, feats in features.items()}
         total = torch.stack(list(losses.values())).mean()
         return total, {m: float(v.detach()) for m, v in losses.items()}
+
+
+class GeoClospLoss(ClospLoss):
+    """The GeoCLOSP loss per modality: ``1/4 [CE(img->txt) + CE(txt->img) + CE(loc->img) + CE(img->loc)]`` (chapter 7).
+
+    The image <-> text half is :class:`ClospLoss`'s (same scale and targets options); the
+    location <-> image half uses the same logit scale and diagonal targets, because every patch
+    has its own place (label-aware targets describe captions, not places). The faithful default is
+    scale 1.0 with diagonal targets, as upstream.
+    """
+
+    def features_loss(self, features: tuple[torch.Tensor, ...], keys: Sequence[str] | None = None, gather: bool = True) -> torch.Tensor:
+        """Four-term loss of one modality's ``(image, text, location)`` features."""
+        if len(features) != 3:
+            raise ValueError("GeoClospLoss needs (image, text, location) features: train a GeoCLOSP model (ModelConfig(kind='geoclosp'))")
+        image, text, location = features
+        semantic = self.modality_loss(image, text, keys, gather)
+        if gather:
+            image, location = gather_features(image), gather_features(location)
+        return (semantic + contrastive_loss(location, image, self.scale)) / 2
+
+
+def make_loss(kind: str = "closp", learnable_scale: bool = False, label_aware: bool = False) -> ClospLoss:
+    """The loss of a model kind: :class:`ClospLoss` or :class:`GeoClospLoss` (chapters 5, 7)."""
+    if kind not in ("closp", "geoclosp"):
+        raise ValueError(f"unknown model kind {kind!r}: choose closp or geoclosp")
+    return (GeoClospLoss if kind == "geoclosp" else ClospLoss)(learnable_scale, label_aware)

@@ -1,4 +1,4 @@
-"""Maps of where patches are (chapter 0).
+"""Maps of where patches are (chapter 0), of labels, search results and location guesses (chapter 7).
 
 Interactive maps use ipyleaflet inside Jupyter. Every map has a static matplotlib fallback,
 used outside a notebook, when ipyleaflet cannot be imported, when ``interactive=False``, or when
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from closp_lite.display import WithFallback
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,7 +78,10 @@ def locations_map(
     modalities: Sequence[str] | None = None,
     interactive: bool | None = None,
 ) -> Any:
-    """Return an ipyleaflet ``Map`` of patch locations in Jupyter, else the static Figure.
+    """Return an ipyleaflet ``Map`` with its static picture in Jupyter, else the static Figure (chapter 0).
+
+    In a notebook the result is a :class:`closp_lite.display.WithFallback`: JupyterLab shows the
+    interactive map (its ``.widget``), the HTML book the picture (its ``.figure``).
 
     Args:
         lonlats: (N, 2) longitude, latitude in degrees.
@@ -98,4 +103,191 @@ def locations_map(
         colour = MODALITY_COLOURS.get(modalities[i], "black") if modalities else "black"
         marker = ipyleaflet.CircleMarker(location=(lat, lon), radius=6, color=colour, fill_color=colour, title=name)
         world.add(marker)
+    return WithFallback(world, static_map(lonlats, names, modalities))
+
+
+# ---------------------------------------------------------------- GeoCLOSP maps (chapter 7)
+
+CRISIS_COLOURS = {
+    "Flooded Area": "#08306b",
+    "Earthquake Damage": "#000000",
+    "Burned Area": "#d400d4",
+}
+RESULT_COLOUR, CONTEXT_COLOUR, TRUTH_COLOUR = "#d62728", "#b0b0b0", "#2ca02c"
+
+
+def label_colour(labels: Sequence[str]) -> tuple[str, str]:
+    """(label, colour) that represents a patch: its crisis label if any, else its first land-cover label (chapter 7).
+
+    Land-cover colours are the Dynamic World palette.
+    """
+    from closp_lite.labels.vocabulary import DW_PALETTE
+
+    for label in labels:
+        if label in CRISIS_COLOURS:
+            return label, CRISIS_COLOURS[label]
+    first = next((label for label in labels if label in DW_PALETTE), None)
+    return (first, DW_PALETTE[first]) if first else ("none", "#000000")
+
+
+def points_map(
+    lonlats: np.ndarray,
+    colours: Sequence[str],
+    names: Sequence[str],
+    sizes: Sequence[float] | None = None,
+    lines: Sequence[tuple[tuple[float, float], tuple[float, float]]] = (),
+    legend: dict[str, str] | None = None,
+    title: str = "",
+    interactive: bool | None = None,
+) -> Any:
+    """Coloured points (and optional lines between (lon, lat) pairs) on a map (chapter 7).
+
+    In a notebook: a :class:`closp_lite.display.WithFallback` of the ipyleaflet map and its static
+    picture (JupyterLab shows the map, the HTML book the picture); elsewhere the static Figure.
+    ``sizes`` are marker radii in pixels (default 5); ``legend`` maps a name to a colour.
+    """
+    lonlats = np.asarray(lonlats, dtype=float)
+    _check(lonlats, names, None)
+    sizes = list(sizes) if sizes is not None else [5.0] * len(lonlats)
+    if len(colours) != len(lonlats) or len(sizes) != len(lonlats):
+        raise ValueError("lonlats, colours, names and sizes must have the same length")
+    if _want_interactive(interactive):
+        try:
+            world = _leaflet(lonlats, colours, names, sizes, lines, legend, title)
+            return WithFallback(world, _static_points(lonlats, colours, names, sizes, lines, legend, title))
+        except ImportError:
+            pass
+    return _static_points(lonlats, colours, names, sizes, lines, legend, title)
+
+
+def _leaflet(lonlats: np.ndarray, colours: Sequence[str], names: Sequence[str], sizes: Sequence[float],
+             lines: Sequence[Any], legend: dict[str, str] | None, title: str) -> Any:  # fmt: skip
+    import ipyleaflet
+    from ipywidgets import HTML
+
+    world = ipyleaflet.Map(
+        center=(float(lonlats[:, 1].mean()), float(lonlats[:, 0].mean())),
+        zoom=3,
+        scroll_wheel_zoom=True,
+    )
+    for (lon, lat), colour, name, size in zip(lonlats, colours, names, sizes, strict=True):
+        marker = ipyleaflet.CircleMarker(
+            location=(lat, lon),
+            radius=int(size),
+            color=colour,
+            fill_color=colour,
+            fill_opacity=0.8,
+            weight=1,
+        )
+        marker.popup = HTML(value=name)
+        world.add(marker)
+    for (lon0, lat0), (lon1, lat1) in lines:
+        world.add(
+            ipyleaflet.Polyline(
+                locations=[(lat0, lon0), (lat1, lon1)],
+                color="#555555",
+                weight=1,
+                fill=False,
+            )
+        )
+    if legend:
+        world.add(ipyleaflet.LegendControl(legend, title=title or "legend", position="bottomright"))
     return world
+
+
+def _static_points(lonlats: np.ndarray, colours: Sequence[str], names: Sequence[str], sizes: Sequence[float],
+                   lines: Sequence[Any], legend: dict[str, str] | None, title: str) -> Figure:  # fmt: skip
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    for (lon0, lat0), (lon1, lat1) in lines:
+        ax.plot([lon0, lon1], [lat0, lat1], color="#555555", lw=0.7, zorder=2)
+    ax.scatter(
+        lonlats[:, 0],
+        lonlats[:, 1],
+        c=list(colours),
+        s=np.square(sizes) * 1.5,
+        edgecolors="k",
+        linewidths=0.3,
+        zorder=3,
+    )
+    pad = max(2.0, 0.1 * float(np.ptp(lonlats, axis=0).max(initial=0.0)))
+    ax.set_xlim(lonlats[:, 0].min() - pad, lonlats[:, 0].max() + pad)
+    ax.set_ylim(max(lonlats[:, 1].min() - pad, -90), min(lonlats[:, 1].max() + pad, 90))
+    ax.set_aspect(1 / max(np.cos(np.deg2rad(lonlats[:, 1].mean())), 0.2))  # equal distances at the mean latitude
+    ax.grid(True, alpha=0.4)
+    ax.set(xlabel="longitude (deg)", ylabel="latitude (deg)", title=title)
+    for name, colour in (legend or {}).items():
+        ax.scatter([], [], c=colour, label=name, edgecolors="k", linewidths=0.3)
+    if legend:
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
+    return fig
+
+
+def labels_map(
+    lonlats: np.ndarray,
+    labels: Sequence[Sequence[str]],
+    keys: Sequence[str],
+    interactive: bool | None = None,
+) -> Any:
+    """Patches as markers coloured by their label (crisis label first, else Dynamic World class) (chapter 7)."""
+    picked = [label_colour(ls) for ls in labels]
+    legend = dict(sorted({name: colour for name, colour in picked}.items()))
+    names = [f"{key}: {', '.join(ls)}" for key, ls in zip(keys, labels, strict=True)]
+    return points_map(
+        lonlats,
+        [c for _, c in picked],
+        names,
+        legend=legend,
+        title="patches by label",
+        interactive=interactive,
+    )
+
+
+def results_map(
+    context: np.ndarray,
+    results: Sequence[dict[str, Any]],
+    query: str,
+    interactive: bool | None = None,
+) -> Any:
+    """The corpus (grey) and the top results of ``query`` (red, larger for better ranks) (chapter 7).
+
+    ``results`` are search rows with ``lon``, ``lat``, ``rank``, ``key`` and ``labels``
+    (:func:`closp_lite.geolocation.search_near` adds the coordinates).
+    """
+    context = np.asarray(context, dtype=float).reshape(-1, 2)
+    hits = np.array([[r["lon"], r["lat"]] for r in results], dtype=float).reshape(-1, 2)
+    lonlats = np.concatenate([context, hits])
+    names = [""] * len(context) + [f"#{r['rank']} {r['key']}: {', '.join(r['labels'])}" for r in results]
+    colours = [CONTEXT_COLOUR] * len(context) + [RESULT_COLOUR] * len(hits)
+    sizes = [2.5] * len(context) + [max(3.0, 9.0 - 0.5 * r["rank"]) for r in results]
+    legend = {
+        "corpus": CONTEXT_COLOUR,
+        f"top {len(results)} for '{query}'": RESULT_COLOUR,
+    }
+    return points_map(
+        lonlats,
+        colours,
+        names,
+        sizes,
+        legend=legend,
+        title=f"results: {query}",
+        interactive=interactive,
+    )
+
+
+def guesses_map(
+    true_lonlat: Sequence[float],
+    guesses: Sequence[dict[str, Any]],
+    interactive: bool | None = None,
+) -> Any:
+    """The true location (green) and the ranked guesses of :func:`closp_lite.geolocation.locate_key` (red), joined by lines (chapter 7)."""
+    true = (float(true_lonlat[0]), float(true_lonlat[1]))
+    lonlats = np.array([true] + [(g["lon"], g["lat"]) for g in guesses], dtype=float)
+    names = ["true location"] + [f"guess {g['rank']}: {g['error_km']:.0f} km off" for g in guesses]
+    colours = [TRUTH_COLOUR] + [RESULT_COLOUR] * len(guesses)
+    sizes = [9.0] + [max(3.0, 8.0 - g["rank"]) for g in guesses]
+    lines = [(true, (g["lon"], g["lat"])) for g in guesses]
+    legend = {"true location": TRUTH_COLOUR, "guesses": RESULT_COLOUR}
+    return points_map(lonlats, colours, names, sizes, lines, legend, "where on Earth?", interactive)

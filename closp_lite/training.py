@@ -37,9 +37,10 @@ from closp_lite import distributed
 from closp_lite.config import DEFAULT_SEED, get_device, seed_everything, settings
 from closp_lite.data.module import MapDataset
 from closp_lite.distributed import Context, shard
-from closp_lite.losses import ClospLoss
-from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
+from closp_lite.losses import ClospLoss, make_loss
+from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save, build_model
 from closp_lite.runfolder import RunFolder, check_same_settings, load_torch_file
+from closp_lite.streaming import StreamConfig, autocast, stream_config
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
@@ -66,6 +67,7 @@ class TrainConfig:
     text_style: str = "closp"
     learnable_scale: bool = False
     label_aware: bool = False
+    init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -140,6 +142,11 @@ def corpus_splits(config: TrainConfig) -> Split:
     """
     from closp_lite.data.module import CrisisLandMarkDataModule
 
+    corpus_val = settings(config.mode).corpus_val_fraction
+    if corpus_val is not None:  # full mode: the published splits (chapter 10)
+        from closp_lite.streaming import published_splits
+
+        return published_splits(config, corpus_val)
     root = config.data
     if root is None:
         from closp_lite.simulate import sample_corpus
@@ -159,18 +166,18 @@ def _global_batches(n: int, batch_size: int, seed: int | None) -> list[list[int]
     return [b for b in batches if len(b) == batch_size] or batches[:1]
 
 
-def _loader(dataset: MapDataset, batch_size: int, seed: int | None, ctx: Context | None = None, workers: int = 0) -> DataLoader:
+def _loader(dataset: MapDataset, batch_size: int, seed: int | None, ctx: Context | None = None, stream: StreamConfig | None = None) -> DataLoader:
     """A loader over this process's share of every global batch of ``batch_size x world_size`` samples."""
-    from closp_lite.data.module import collate
+    from closp_lite.streaming import loader
 
     ctx = ctx or Context()
     batches = [shard(b, ctx) for b in _global_batches(len(dataset), batch_size * ctx.world_size, seed)]
-    return DataLoader(cast("Dataset[dict[str, Any]]", dataset), batch_sampler=batches, collate_fn=collate, num_workers=workers)
+    return loader(cast("Dataset[dict[str, Any]]", dataset), batches, stream)
 
 
-def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context, workers: int = 0) -> Iterator[dict[str, dict]]:
+def _epoch_batches(splits: Split, batch_size: int, seed: int, epoch: int, ctx: Context, stream: StreamConfig | None = None) -> Iterator[dict[str, dict]]:
     """Yield ``{modality: batch}`` per step; the shorter modality's loader cycles with a new order."""
-    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch, ctx, workers) for m, (train, _) in splits.items()}
+    loaders = {m: _loader(train, batch_size, seed * 1000 + epoch, ctx, stream) for m, (train, _) in splits.items()}
     steps = max(len(loader) for loader in loaders.values())
     iterators = {m: iter(loader) for m, loader in loaders.items()}
     for _ in range(steps):
@@ -200,12 +207,12 @@ def random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
 
 
 def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
-    """Image and text features per modality, and the label keys for label-aware targets (chapter 5)."""
+    """Image and text (GeoCLOSP: and location) features per modality, and the label keys for label-aware targets (chapter 5)."""
     features, keys = {}, {}
     for modality, part in batch.items():
         images = part["image"] if generator is None else random_flips(part["image"], generator)
         images = images.to(device)
-        features[modality] = (model.encode_image(images, modality), model.encode_text(part["text"]))
+        features[modality] = model.features(images, part, modality)
         keys[modality] = [". ".join(labels) for labels in part["labels"]]
     return features, keys
 
@@ -319,17 +326,19 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
     seed_everything(config.seed)
     assert config.batch_size is not None and config.epochs is not None  # resolved
     splits = splits or corpus_splits(config)
-    model = cast(CLOSP, distributed.sync_batchnorm(CLOSP(config.model), ctx, device).to(device))
-    loss_fn = ClospLoss(config.learnable_scale, config.label_aware).to(device)
+    model = build_model(config.model)
+    if config.init:
+        model.warm_start(config.init)
+    model = cast(CLOSP, distributed.sync_batchnorm(model, ctx, device).to(device))
+    loss_fn = make_loss(config.model.kind, config.learnable_scale, config.label_aware).to(device)
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
     total = per_epoch * config.epochs
-    if total < 3:  # OneCycle needs a warm-up step and a decay step besides the last one
-        raise ValueError(
-            f"{total} optimiser steps ({config.epochs} epochs x {per_epoch} steps) are too few for the OneCycle schedule: "
-            "train at least 3 steps (more --epochs or a smaller --batch-size)"
-        )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    if total >= 3:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
+    else:  # OneCycle needs a warm-up step and a decay step besides the last one: a tiny run keeps lr constant
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
     return Trainer(config, model, loss_fn, optimizer, scheduler, splits, ctx, device, per_epoch)
 
 
@@ -342,7 +351,8 @@ def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> d
     ctx, config = trainer.ctx, trainer.config
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state.step * ctx.world_size + ctx.rank)
     trainer.optimizer.zero_grad(set_to_none=True)
-    values = backward_step(trainer.model, trainer.loss_fn, batch, generator, trainer.device)
+    with autocast(trainer.device, stream_config(config.mode, trainer.device).precision):  # bfloat16 on GPUs (chapter 10)
+        values = backward_step(trainer.model, trainer.loss_fn, batch, generator, trainer.device)
     distributed.reduce_gradients(trainer.model.image_parameters(), ctx)
     distributed.reduce_gradients(trainer.scale_params, ctx, average=True)
     trainer.optimizer.step()
@@ -370,10 +380,10 @@ def train_epoch(
     first = state.step - epoch * per_epoch  # steps of this epoch already done before a resume
     sums, timing = dict(state.epoch_sums), {"data_s": 0.0, "compute_s": 0.0}
     state.epoch_sums = {}
-    workers = settings(config.mode).num_workers
+    stream = stream_config(config.mode, trainer.device)
     bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and trainer.ctx.is_main), leave=False)
     tick = time.perf_counter()
-    for index, batch in enumerate(_epoch_batches(trainer.splits, config.batch_size, config.seed, epoch, trainer.ctx, workers)):
+    for index, batch in enumerate(_epoch_batches(trainer.splits, config.batch_size, config.seed, epoch, trainer.ctx, stream)):
         if index < first:
             continue  # replaying the data order is cheap next to recomputing the step
         loaded = time.perf_counter()
@@ -430,6 +440,7 @@ def train(
     config = config.resolved()
     out = Path(out_dir)
     is_main = distributed.context().is_main
+    splits = splits or corpus_splits(config)  # before the run folder exists: a bad corpus leaves no empty folder
     with RunFolder(out, resume=resume, overwrite=overwrite, enabled=is_main):
         if resume:
             check_same_settings(out / TRAIN_CONFIG, config.to_dict())

@@ -69,3 +69,23 @@ def tiny_corpus(tmp_path: Path) -> tuple[Path, list[Patch]]:
 def corpus_writer() -> Callable[[Path], list[Patch]]:
     """The function that writes the tiny corpus into a folder (to write it several times)."""
     return write_tiny_corpus
+
+
+@pytest.fixture(scope="session")
+def kernel_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for chapter kernels: tiny mode, a data directory shared by the whole session."""
+    import os
+
+    return {
+        "CLOSP_LITE_MODE": "tiny",
+        "CLOSP_LITE_DATA_DIR": os.environ.get("CLOSP_LITE_DATA_DIR") or str(tmp_path_factory.mktemp("data")),
+        "TQDM_DISABLE": "1",
+        "MPLBACKEND": "Agg",
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def executed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests/test_book.py leaves the executed chapters (``NAME.ipynb``) for tests/test_browser.py."""
+    return tmp_path_factory.mktemp("executed")

@@ -20,7 +20,7 @@ from closp_lite.cli.common import UserError, add_json, command, emit
 __all__ = ["GROUPS", "UserError", "add_json", "build_parser", "command", "emit", "main"]
 
 #: Sub-command modules of ``closp_lite.cli``, in the order ``--help`` lists them.
-GROUPS: tuple[str, ...] = ("data", "simulate", "text", "train", "retrieval", "tour", "captioner", "vqa")
+GROUPS: tuple[str, ...] = ("data", "simulate", "text", "train", "transfer", "retrieval", "geo", "tour", "captioner", "vqa")
 
 
 def build_parser() -> argparse.ArgumentParser:

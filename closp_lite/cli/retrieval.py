@@ -18,10 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--data", required=True, type=Path, help="corpus folder with queries.jsonl and qrels/")
     evaluate.add_argument("--ndcg-k", type=int, default=1000)
     add_json(evaluate)
-    embed = command(sub, "embed", _embed, "embed the searched corpus (test split) into an index folder")
+    embed = command(sub, "embed", _embed, "embed the searched corpus (test split) in resumable shards into an index folder with a FAISS index")
     embed.add_argument("run", help=_RUN_HELP)
     embed.add_argument("--data", required=True, type=Path, help="corpus folder")
-    embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings)")
+    embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings); run again to resume")
+    embed.add_argument("--shard-size", type=int, default=8192, help="patches per shard (a resume redoes at most one)")
+    embed.add_argument("--workers", type=int, default=0, help="loader processes reading patches ahead of the model")
+    embed.add_argument("--index-kind", choices=["auto", "flat", "ivf", "hnsw"], default="auto", help="FAISS index: auto = exact up to 50,000 vectors, IVF above")
+    embed.add_argument("--nprobe", type=int, default=16, help="IVF cells visited per query")
     add_json(embed)
     search = command(sub, "search", _search, "search the corpus with a sentence")
     search.add_argument("text", help="what to look for, e.g. 'flooded fields near a river'")
@@ -31,7 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--modality", choices=["s1", "s2", "all"], default="all")
     search.add_argument("--k", type=int, default=12)
     search.add_argument("--figure", type=Path, help="save a grid of the results to this image file")
+    search.add_argument("--near", type=_lonlat, metavar="LON,LAT", help="keep only patches near this point (degrees)")
+    search.add_argument("--radius-km", type=float, default=100.0, help="radius of --near in km (default 100)")
     add_json(search)
+
+
+def _lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LON,LAT in degrees (e.g. 12.5,41.9), got {text!r}") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a (lon, lat) in degrees: |lon| <= 180, |lat| <= 90")
+    return lon, lat
 
 
 def _encoders(run: str) -> Any:
@@ -72,30 +88,45 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from closp_lite.experiments import embed_corpus
+    from closp_lite.embedding_shards import embed_sharded
+    from closp_lite.faiss_index import IndexSpec
 
-    index = embed_corpus(_encoders(args.run), _corpus_folder(args.data))
-    folder = index.save(args.out)
-    emit(args, {"index": str(folder), "n": len(index), "dim": index.dim}, f"wrote {len(index)} embeddings to {folder}")
+    spec = IndexSpec(kind=args.index_kind, nprobe=args.nprobe)
+    done = embed_sharded(_encoders(args.run), _corpus_folder(args.data), args.out, shard_size=args.shard_size,
+                         workers=args.workers, spec=spec, progress=not args.json)  # fmt: skip
+    assert done is not None  # only an explicit stop_after_shards returns early
+    index, searcher = done
+    payload = {"index": str(args.out), "n": len(index), "dim": index.dim, "faiss": searcher.spec.kind,
+               "recall_at_10": searcher.info["recall_at_10"], "build_seconds": searcher.info["build_seconds"]}  # fmt: skip
+    emit(args, payload, f"wrote {len(index)} embeddings and a FAISS {searcher.spec.kind} index (recall@10 "
+         f"{searcher.info['recall_at_10']:.3f} against exact search) to {args.out}")  # fmt: skip
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
     from closp_lite.experiments import check_index, embed_corpus, read_images, search_text
-    from closp_lite.index import EmbeddingIndex
+    from closp_lite.faiss_index import open_index
 
     encoders = _encoders(args.run)
     if args.index:
-        index = EmbeddingIndex.load(args.index)
+        index = open_index(args.index)  # through FAISS when the folder holds a FAISS index
         check_index(index, encoders, _corpus_folder(args.data), where=str(args.index))
     else:
         index = embed_corpus(encoders, _corpus_folder(args.data))
-    rows = search_text(encoders, index, args.text, args.k, args.modality)
+    if args.near:
+        from closp_lite.geolocation import search_near
+
+        rows = search_near(encoders, index, _corpus_folder(args.data), args.text, args.near, args.radius_km, args.k, args.modality)
+    else:
+        rows = search_text(encoders, index, args.text, args.k, args.modality)
     if args.figure:
         from closp_lite.plotting import plot_search_results
 
         fig = plot_search_results(args.text, rows, read_images(args.data, [r["key"] for r in rows]))
         fig.savefig(args.figure, dpi=100)
     lines = [f"{r['rank']:>3} {r['score']:+.4f} {r['modality']} {r['key']}  {', '.join(r['labels'])}" for r in rows]
-    emit(args, {"query": args.text, "results": rows, "figure": str(args.figure) if args.figure else None}, "\n".join(lines))
+    payload = {"query": args.text, "results": rows, "figure": str(args.figure) if args.figure else None}
+    if args.near:
+        payload["near"] = {"lon": args.near[0], "lat": args.near[1], "radius_km": args.radius_km}
+    emit(args, payload, "\n".join(lines) or "no result within the radius")
     return 0

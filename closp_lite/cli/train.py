@@ -10,7 +10,7 @@ from closp_lite.cli.common import add_json, command, emit
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this group's sub-commands to the top-level parser."""
-    parser = command(sub, "train", _train, "train CLOSP-lite (text as the bridge between S1 and S2) into a run folder")
+    parser = command(sub, "train", _train, "train CLOSP-lite or GeoCLOSP (text as the bridge between S1 and S2) into a run folder")
     parser.add_argument("--mode", choices=("tiny", "sample", "full"), default=None, help="scale mode (default: $CLOSP_LITE_MODE or sample)")
     parser.add_argument("--out", type=Path, required=True, help="run folder (model, log.csv, checkpoint)")
     parser.add_argument("--config", type=Path, default=None, help="a .json or .toml file of training settings")
@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--label-aware", action="store_true", help="multi-positive targets for equal label sets")
     parser.add_argument("--learnable-scale", action="store_true", help="CLIP's learnable temperature instead of 1.0")
+    parser.add_argument("--model", choices=("closp", "geoclosp"), default=None,
+                        help="model kind (default closp; geoclosp adds a location encoder, chapter 7)")
+    parser.add_argument("--location-trainable", action="store_true", help="GeoCLOSP: learn the SIREN too (default frozen)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt (with the saved settings)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --out (only the run's own files)")
     add_json(parser)
@@ -35,12 +38,18 @@ def _train(args: argparse.Namespace) -> int:
     flags = {"mode": args.mode, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     config = replace(config, **{k: v for k, v in flags.items() if v is not None})
     config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale or args.learnable_scale)
+    if args.model or args.location_trainable:
+        model = replace(config.model, kind=args.model or config.model.kind,
+                        location_trainable=config.model.location_trainable or args.location_trainable)
+        config = replace(config, model=model)
+    if config.model.location_trainable and config.model.kind != "geoclosp":
+        raise ValueError("--location-trainable needs --model geoclosp")
     result = train(config, args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.json)
     from closp_lite.distributed import context
 
     if not context().is_main:
         return 0  # under torchrun only rank 0 reports
-    payload = {"out": str(result.out_dir), "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+    payload = {"out": str(result.out_dir), "model": config.model.kind, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
                "steps": result.steps, "seconds": round(result.seconds, 1), "samples_per_second": round(result.samples_per_second, 1)}  # fmt: skip
     emit(args, payload, f"trained {result.steps} steps in {result.seconds:.0f} s; best epoch {result.best_epoch} "
          f"(validation loss {result.best_val_loss:.4f}); run folder {result.out_dir}")  # fmt: skip

@@ -536,6 +536,24 @@ class CrisisLandMark:
             raise ValueError(f"{handle.filename}: no group for sample {key!r} (run `closp-lite data verify` on {self.root})")
         return handle[key]
 
+    def lonlat(self, key: str) -> tuple[float, float]:
+        """(lon, lat) of sample ``key``'s centre pixel, reading only that pixel's coordinates (chapter 7).
+
+        Raises:
+            ValueError: naming the file and key, for a key the corpus lacks or a sample without ``crs`` or ``coords``.
+        """
+        if key not in self._index:
+            raise ValueError(f"sample {key!r} is not in {self.root / METADATA} (see CrisisLandMark.keys())")
+        shard = str(self.metadata["shard"].iat[self._index[key]])
+        group = self._group(key, shard)
+        if "crs" not in group.attrs or "coords" not in group:
+            raise ValueError(f"{self.root / (shard + '.h5')}: sample {key!r} has no 'crs' or 'coords' (run `closp-lite data verify` on {self.root})")
+        centre = PATCH_SIZE // 2
+        try:  # a 1 x 1 window around the centre: centre_lonlat takes its middle pixel
+            return centre_lonlat(group["coords"][:, centre : centre + 1, centre : centre + 1], parse_crs(group.attrs["crs"]))
+        except ValueError as err:
+            raise ValueError(f"sample {key!r}: {err}") from err
+
     def read(self, key: str) -> Patch:
         """Read sample ``key`` as a :class:`Patch` that follows the stored-patch contract (chapter 0).
 

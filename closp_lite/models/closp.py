@@ -16,10 +16,10 @@ paper (RemoteCLIP, SkyCLIP: whole pretrained open_clip models with their own tex
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, Literal, cast, get_args
 
 import torch
 from torch import nn
@@ -29,6 +29,8 @@ from closp_lite.models.image import Arch, ImageTower, TowerConfig, init_from, to
 from closp_lite.models.text import CLOSP_MAX_LENGTH, Pooling, TextEncoder
 
 MODALITIES: tuple[str, ...] = ("s1", "s2")
+ModelKind = Literal["closp", "geoclosp"]
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 _RGB_S2 = [S2_MODEL_BANDS.index(b) for b in ("B4", "B3", "B2")]
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.pt"
@@ -44,11 +46,14 @@ class ModelConfig:
     pooling: Pooling = "cls"
     max_length: int = CLOSP_MAX_LENGTH
     train_text: bool = False
-    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file or torchgeo enum name
+    weights: dict[str, str] = field(default_factory=dict)  # modality -> local file, torchgeo enum name or "imagenet"
+    input_size: int | None = None  # resize images to this side first (None: each tower's own size)
+    kind: ModelKind = "closp"  # "geoclosp" adds a location encoder (chapter 7)
+    location_trainable: bool = False  # GeoCLOSP only: learn the SIREN too (default frozen, as upstream)
 
     def tower(self, modality: str) -> TowerConfig:
         """Return the tower configuration of ``modality``."""
-        return tower_for(modality, self.arch, self.width, self.rgb)
+        return tower_for(modality, self.arch, self.width, self.rgb, self.input_size)
 
 
 def to_rgb(images: torch.Tensor, modality: str) -> torch.Tensor:
@@ -108,6 +113,14 @@ class CLOSP(nn.Module):
             images = to_rgb(images, modality)
         return self.towers[modality](images)
 
+    def features(self, images: torch.Tensor, batch: Mapping[str, Any], modality: str | None = None) -> tuple[torch.Tensor, ...]:
+        """The training features of one modality's batch: (image, text) embeddings (chapter 5).
+
+        ``batch`` is a collated sample dict (``text``, ``lonlat``, ...); ``images`` its (possibly
+        flipped) images on the model's device. GeoCLOSP adds the location embedding (chapter 7).
+        """
+        return self.encode_image(images, modality), self.encode_text(batch["text"])
+
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed captions or queries to (N, 384) unit vectors on the model's device (chapter 5).
 
@@ -133,9 +146,31 @@ class CLOSP(nn.Module):
             return state
         return {k: v for k, v in state.items() if not k.startswith("text.")}
 
+    def warm_start(self, path: str | Path) -> None:
+        """Start from the tensors of a state-dict file, e.g. a previous training stage (chapter 8).
+
+        The file may hold a part of the model (e.g. one tower), but every tensor in it must exist
+        in this model with the same shape.
+
+        Raises:
+            FileNotFoundError: if the file is missing. ValueError: naming the first unknown or misshapen tensor.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no initial weights at {path}: write them first (closp_lite.transfer) or drop the init setting")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        own = self.state_dict()
+        for name, value in state.items():
+            if name not in own or own[name].shape != value.shape:
+                found = tuple(own[name].shape) if name in own else "no such tensor"
+                raise ValueError(f"{path}: tensor {name!r} {tuple(value.shape)} does not fit this model ({found}): wrong architecture?")
+        self.load_state_dict(state, strict=False)
+
     @classmethod
     def load(cls, folder: str | Path, map_location: str | torch.device = "cpu") -> CLOSP:
         """Rebuild a model saved with :meth:`save` (``weights_only=True``) (chapter 5).
+
+        The model kind recorded in ``config.json`` decides the class (CLOSP or GeoCLOSP).
 
         Raises:
             FileNotFoundError: if ``config.json`` or ``model.pt`` is missing.
@@ -146,7 +181,7 @@ class CLOSP(nn.Module):
                 raise FileNotFoundError(f"no {name} in {folder}: is it a run folder written by `closp-lite train`?")
         settings = json.loads((folder / CONFIG_FILE).read_text())
         settings["weights"] = {}  # the saved state dict already holds the initial weights
-        model = cls(ModelConfig(**settings))
+        model = build_model(ModelConfig(**settings))
         from closp_lite.runfolder import load_torch_file
 
         state = load_torch_file(folder / WEIGHTS_FILE, "model", "train the model again (closp-lite train --overwrite)")
@@ -161,6 +196,21 @@ class CLOSP(nn.Module):
             raise ValueError(f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: layer shapes {wrong[:3]}; the files come from different runs")
         model.load_state_dict(state, strict=False)
         return model.to(map_location).eval()
+
+
+def build_model(config: ModelConfig) -> CLOSP:
+    """Build the model of ``config.kind``: :class:`CLOSP` or GeoCLOSP (chapters 5, 7).
+
+    Raises:
+        ValueError: for an unknown kind.
+    """
+    if config.kind == "geoclosp":
+        from closp_lite.models.geoclosp import GeoCLOSP
+
+        return GeoCLOSP(config)
+    if config.kind != "closp":
+        raise ValueError(f"unknown model kind {config.kind!r}: choose one of {', '.join(MODEL_KINDS)}")
+    return CLOSP(config)
 
 
 def atomic_save(obj: object, path: str | Path) -> None:

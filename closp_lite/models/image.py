@@ -8,6 +8,9 @@ Three families:
   enough for the ``sample`` mode and trained from scratch. It takes 3 channels only, so it is the
   tower of the trained RGB-only baseline (``rgb=True``, chapter 6); the zero-shot baselines with a
   whole pretrained open_clip model live in :mod:`closp_lite.models.openclip`.
+* ``efficientnet_lite0``: timm's EfficientNet-Lite0 (4.6 M parameters), random or, with the weights
+  name ``"imagenet"``, the ImageNet network of :mod:`closp_lite.models.efficientnet` with its stem
+  extended to the tower's channels: the natural-image start of progressive transfer (chapter 8).
 * ``resnet50`` and ``vit_small``: torchgeo's (timm) backbones used by CLOSP-RN and CLOSP-VS in
   ``full`` mode, initialised from SSL4EO-S12 or the released CLOSP encoders through torchgeo's
   weight enums (online) or from a local state-dict file (offline).
@@ -37,11 +40,14 @@ from torch import nn
 from closp_lite.data.bands import N_MODEL_CHANNELS, S2_MODEL_BANDS
 from closp_lite.models.text import EMBED_DIM  # image towers project into the text tower's space
 
-Arch = Literal["small_cnn", "openclip_vit", "resnet50", "vit_small"]
-ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit", "resnet50", "vit_small")
-# Towers trained from scratch: they normalise their inputs with CHANNEL_STATS (pretrained ones keep
-# upstream's raw inputs).
-SCRATCH_ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit")
+Arch = Literal["small_cnn", "openclip_vit", "efficientnet_lite0", "resnet50", "vit_small"]
+ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit", "efficientnet_lite0", "resnet50", "vit_small")
+# Towers that normalise their inputs with CHANNEL_STATS: those trained from scratch, and
+# EfficientNet, whose ImageNet inputs were scaled to about [-1, 1] (torchgeo's pretrained
+# backbones keep upstream's raw inputs).
+SCRATCH_ARCHS: tuple[str, ...] = ("small_cnn", "openclip_vit", "efficientnet_lite0")
+# The weights name that initialises an EfficientNet tower from ImageNet (chapter 8).
+IMAGENET = "imagenet"
 # The open_clip ViT of the RGB baseline. A 12 px patch cuts a 120 px patch into 10 x 10 = 100
 # tokens (plus the class token) without resizing; width 128 with 4 layers of 4 heads (32 dims a
 # head) keeps it near 0.9 M parameters, the same order as the small CNN (0.5 M), and a training step
@@ -80,7 +86,8 @@ class TowerConfig:
 
     ``stats`` names an entry of :data:`CHANNEL_STATS` (default: the modality) and must match
     ``in_channels``; ``width`` is the first layer's channel count of the small CNN (the other
-    architectures have fixed sizes).
+    architectures have fixed sizes); ``input_size`` resizes every input to that side first
+    (``None``: the architecture's own size, :data:`INPUT_SIZE`, or none).
     """
 
     arch: Arch = "small_cnn"
@@ -88,6 +95,7 @@ class TowerConfig:
     stats: str = "s2"
     normalize: bool = True
     width: int = 32
+    input_size: int | None = None
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
@@ -178,6 +186,10 @@ class ImageTower(nn.Module):
             self.backbone, features = small_cnn(config.in_channels, config.width)
         elif config.arch == "openclip_vit":
             self.backbone, features = openclip_vit(config.in_channels)
+        elif config.arch == "efficientnet_lite0":
+            from closp_lite.models import efficientnet
+
+            self.backbone, features = efficientnet.backbone(0, config.in_channels), efficientnet.FEATURES
         else:
             self.backbone, features = torchgeo_backbone(config.arch, config.in_channels)
         self.proj = nn.Linear(features, EMBED_DIM)
@@ -191,20 +203,26 @@ class ImageTower(nn.Module):
         """Embed images (N, C, H, W) to (N, 384) unit vectors."""
         if images.ndim != 4 or images.shape[1] != self.in_channels:
             raise ValueError(f"this tower takes (N, {self.in_channels}, H, W) images, got {tuple(images.shape)}")
-        x = self.normalize(images)
-        size = INPUT_SIZE.get(self.config.arch)
-        if size is not None and tuple(x.shape[-2:]) != (size, size):
-            x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        x = resize(self.normalize(images), self.config.input_size or INPUT_SIZE.get(self.config.arch))
         return nn.functional.normalize(self.proj(self.backbone(x)), dim=-1)
 
 
-def tower_for(modality: str, arch: Arch = "small_cnn", width: int = 32, rgb: bool = False) -> TowerConfig:
+def resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Resize a batch (N, C, H, W) to ``size`` x ``size`` (bilinear, anti-aliased when shrinking); ``None`` keeps it (chapter 5)."""
+    if size is None or tuple(images.shape[-2:]) == (size, size):
+        return images
+    # Without anti-aliasing a shrunk SAR patch keeps single speckle pixels instead of their average.
+    shrink = size < min(images.shape[-2:])
+    return nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def tower_for(modality: str, arch: Arch = "small_cnn", width: int = 32, rgb: bool = False, input_size: int | None = None) -> TowerConfig:
     """Return the :class:`TowerConfig` of a modality (``s1``/``s2``), optionally for RGB inputs (chapter 5)."""
     if modality not in N_MODEL_CHANNELS:
         raise ValueError(f"unknown modality {modality!r}: choose s1 or s2")
     channels = 3 if rgb else N_MODEL_CHANNELS[modality]
     # Pretrained backbones expect upstream's raw inputs, so only the towers trained from scratch normalise.
-    return TowerConfig(arch, channels, f"{modality}_rgb" if rgb else modality, arch in SCRATCH_ARCHS, width)
+    return TowerConfig(arch, channels, f"{modality}_rgb" if rgb else modality, arch in SCRATCH_ARCHS, width, input_size)
 
 
 # ---------------------------------------------------------------- pretrained weights (full mode)
@@ -293,10 +311,18 @@ def init_from(tower: ImageTower, weights: str | Path, cache_dir: str | Path | No
     """Initialise a tower's backbone from a local file path or a torchgeo enum member name (chapter 5).
 
     A name such as ``SENTINEL2_ALL_MOCO`` or ``SENTINEL1_GRD_CLOSP`` is downloaded through torchgeo's
-    URL (online only); anything that looks like a path is read locally.
+    URL (online only); ``"imagenet"`` gives an ``efficientnet_lite0`` tower the ImageNet weights of
+    the offline package, stem extended to the tower's channels (chapter 8); anything that looks like
+    a path is read locally.
     """
     text = str(weights)
-    if text.isupper() and "/" not in text and "." not in text:
+    if text == IMAGENET:
+        if tower.config.arch != "efficientnet_lite0":
+            raise ValueError(f"ImageNet weights exist for the efficientnet_lite0 tower only, not for {tower.config.arch!r}")
+        from closp_lite.models import efficientnet
+
+        state = efficientnet.imagenet_backbone(tower.in_channels).state_dict()
+    elif text.isupper() and "/" not in text and "." not in text:
         from closp_lite.config import data_dir
 
         state = fetch_weights(tower.config.arch, text, cache_dir or data_dir() / "weights")

@@ -31,6 +31,9 @@ CLOSP_MAX_LENGTH = 64
 
 # One tokenizer + model per process: loading takes a second and 90 MB, and every chapter needs it.
 _LOADED: dict[str, tuple[PreTrainedTokenizerBase, PreTrainedModel]] = {}
+# Frozen towers share that model, so they share one embedding cache per (pooling, max_length):
+# many models trained in one process (chapter 8's schedules, the benchmarks) embed each caption once.
+_FROZEN_CACHES: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
 
 
 def model_path() -> Path:
@@ -62,10 +65,16 @@ def load_minilm() -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
         path = model_path()
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
+        # a bar for loading 103 local tensors is noise in every chapter that encodes text
+        transformers_logging.disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(path, local_files_only=True)
+        finally:
+            transformers_logging.enable_progress_bar()
         model.eval()
         _LOADED[MODEL_NAME] = (tokenizer, model)
     return _LOADED[MODEL_NAME]
@@ -93,8 +102,8 @@ class TextEncoder(nn.Module):
         pooling: ``"cls"`` (what CLOSP uses) or ``"mean"`` (what MiniLM was trained with).
         max_length: token limit (CLOSP: 64).
         trainable: if False (default) the weights are frozen and :meth:`encode` caches one
-            embedding per distinct text, which makes a frozen text tower almost free on CPU
-            because captions repeat a lot.
+            embedding per distinct text (shared by every frozen tower of the process), which makes
+            a frozen text tower almost free on CPU because captions repeat a lot.
     """
 
     def __init__(self, pooling: Pooling = "cls", max_length: int = CLOSP_MAX_LENGTH, trainable: bool = False) -> None:
@@ -111,7 +120,7 @@ class TextEncoder(nn.Module):
         self.max_length = max_length
         self.trainable = trainable
         self.model.requires_grad_(trainable)
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache: dict[str, torch.Tensor] = {} if trainable else _FROZEN_CACHES.setdefault((pooling, max_length), {})
 
     @property
     def dim(self) -> int:

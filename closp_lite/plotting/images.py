@@ -17,7 +17,7 @@ from closp_lite.physics.optical import TRUE_COLOUR_LIMITS, robust_stretch, true_
 from closp_lite.physics.optical import false_colour as false_colour_composite
 from closp_lite.physics.sar import cross_pol_ratio_db
 
-__all__ = ["plot_real_and_simulated", "plot_sample", "plot_samples", "sample_rgb"]
+__all__ = ["plot_real_and_simulated", "plot_sample", "plot_samples", "s1_rgb", "sample_rgb"]
 
 VV_DISPLAY_DB: tuple[float, float] = (-25.0, 0.0)
 """Fixed grey scale of VV backscatter pictures (dB): calm water black, towns white."""
@@ -44,7 +44,16 @@ def sample_rgb(sample: Any, false_colour: bool = False) -> np.ndarray:
     image, modality, _, _ = _stored(sample)
     if modality == "s2":
         return false_colour_composite(image) if false_colour else true_colour(image, limits=TRUE_COLOUR_LIMITS)
-    vv, vh = image
+    return s1_rgb(image)
+
+
+def s1_rgb(image: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) picture of an S1 image (VV, VH in dB) in [0, 1] (chapter 2).
+
+    VV, VH and the VV - VH ratio as red, green and blue, each stretched between its 2nd and 98th
+    percentiles: the one S1 pseudo-RGB of the plots.
+    """
+    vv, vh = image[0], image[1]
     return np.stack([robust_stretch(vv), robust_stretch(vh), robust_stretch(cross_pol_ratio_db(vv, vh))], axis=-1)
 
 

@@ -127,6 +127,9 @@ def plot_db_histograms(
     return fig
 
 
+PANELS_PER_ROW = 3
+
+
 def plot_speckle_filters(
     intensity: np.ndarray,
     filtered: Mapping[str, np.ndarray],
@@ -144,12 +147,15 @@ def plot_speckle_filters(
     region = region if region is not None else (slice(None), slice(None))
     images = ({"noise-free": clean} if clean is not None else {}) | {"speckled": intensity} | dict(filtered)
     row = intensity.shape[0] // 2 if row is None else row
-    fig = Figure(figsize=(2.8 * len(images), 6.0), layout="constrained")
-    grid = fig.add_gridspec(2, len(images), height_ratios=[1.2, 1])
+    # panels in rows of at most three: side by side, five or more became too small to read
+    ncols = min(PANELS_PER_ROW, len(images))
+    nrows = -(-len(images) // ncols)
+    fig = Figure(figsize=(3.2 * ncols, 3.2 * nrows + 2.6), layout="constrained")
+    grid = fig.add_gridspec(nrows + 1, ncols, height_ratios=[1.2] * nrows + [1])
     db = {name: sar.to_db(np.maximum(np.asarray(img, dtype=np.float64), 1e-6)) for name, img in images.items()}
     low, high = np.percentile(db["speckled"], [2, 98])
     for j, (name, values) in enumerate(db.items()):
-        ax = fig.add_subplot(grid[0, j])
+        ax = fig.add_subplot(grid[j // ncols, j % ncols])
         ax.imshow(values, cmap="gray", vmin=low, vmax=high)
         ax.axhline(row, color="C3", lw=0.8)
         rows, cols = (range(values.shape[k])[region[k]] for k in (0, 1))
@@ -158,12 +164,12 @@ def plot_speckle_filters(
         enl_text = f"\nENL {sar.enl(patch):.1f}" if np.var(patch) > 0 else ""
         ax.set_title(f"{name}{enl_text}", fontsize=9)
         ax.set_axis_off()
-    profile = fig.add_subplot(grid[1, :])
+    profile = fig.add_subplot(grid[nrows, :])
     for name, values in db.items():
         profile.plot(values[row], lw=1.5 if name != "speckled" else 0.6, label=name)
     profile.set_xlabel("column")
     profile.set_ylabel("dB")
-    profile.legend(fontsize=8, ncols=len(images))
+    profile.legend(fontsize=8, ncols=min(len(images), 5))
     if title:
         fig.suptitle(title)
     return fig

@@ -89,14 +89,15 @@ def plot_similarity(
     for labels, size, name in ((row_labels, similarity.shape[0], "row"), (col_labels, similarity.shape[1], "column")):
         if labels is not None and len(labels) != size:
             raise ValueError(f"{len(labels)} {name} labels for {size} {name}s")
-    fig = Figure(figsize=(1.5 + 0.45 * similarity.shape[1], 1.2 + 0.4 * similarity.shape[0]))
+    # at least 6.5 x 5 inches: rendered at the page width, smaller heatmaps had unreadable labels
+    fig = Figure(figsize=(max(6.5, 2.5 + 0.45 * similarity.shape[1]), max(5.0, 2.0 + 0.4 * similarity.shape[0])))
     ax = fig.subplots()
     image = ax.imshow(similarity, cmap="viridis")
     fig.colorbar(image, ax=ax, label="cosine similarity")
     if row_labels is not None:
-        ax.set_yticks(range(len(row_labels)), row_labels, fontsize=7)
+        ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
     if col_labels is not None:
-        ax.set_xticks(range(len(col_labels)), col_labels, rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(range(len(col_labels)), col_labels, rotation=60, ha="right", fontsize=8)
     ax.set(xlabel="captions", ylabel="images", title=title)
     fig.tight_layout()
     return fig

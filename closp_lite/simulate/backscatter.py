@@ -109,7 +109,7 @@ def mean_backscatter_db(
     scene[WATER] = rng.normal(0.0, 1.5)  # wind roughens water: the most variable class
     # fields differ by crop, row direction and soil moisture: a few dB from parcel to parcel
     objects = rng.normal(0.0, OBJECT_SPREAD_DB, size=int(layout.parcels.max()) + 1)
-    db += (scene[mask] + objects[layout.parcels])[None]
+    db += (scene[mask] + np.where(mask == WATER, 0.0, objects[layout.parcels]))[None]  # one water surface
     db += (table[..., 4] * (incidence_deg - REFERENCE_INCIDENCE_DEG))[None]
     built = mask == BUILT
     db[:, built & (layout.parcels == STREET_ID)] += STREET_DB

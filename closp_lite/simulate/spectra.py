@@ -272,7 +272,7 @@ def _draw_land_features(image: np.ndarray, layout: Layout, green: np.ndarray, cl
     _draw_towns(image, layout, green, rng)
     rim = bank_rim(layout) & (layout.mask != BUILT)
     bank = _SURFACE[str(rng.choice(BANK_SURFACES))]
-    image[:, rim] = 0.5 * image[:, rim] + 0.5 * bank[:, None]
+    image[:, rim] = 0.65 * image[:, rim] + 0.35 * bank[:, None]
 
 
 def _draw_towns(image: np.ndarray, layout: Layout, green: np.ndarray, rng: np.random.Generator) -> None:
@@ -294,7 +294,8 @@ def _variability(layout: Layout, rng: np.random.Generator) -> np.ndarray:
     spread[WATER] = 0.4  # clear, green, humic or turbid: water colour varies most between scenes
     scene = rng.lognormal(0.0, spread)[mask]
     n_ids = int(layout.parcels.max()) + 1
-    objects = rng.lognormal(0.0, 0.09, size=n_ids)[layout.parcels]
+    # water lies over whatever parcel ids the land would have had: one surface, no parcels
+    objects = np.where(mask == WATER, 1.0, rng.lognormal(0.0, 0.09, size=n_ids)[layout.parcels])
     pixel = rng.standard_normal(size=mask.shape, dtype=np.float32)
     return (scene * objects).astype(np.float32) * (1 + 0.02 * pixel)
 

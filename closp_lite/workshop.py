@@ -1,0 +1,154 @@
+"""Workshop plans computed from the book itself (instructor guide).
+
+A plan must respect what the chapters say about themselves: their *Necessary* prerequisites
+and their *Time to learn* (read from each chapter's Prerequisites section), their number of
+exercises, and what they cost to run (``benchmarks/results/chapters*.json``, read through
+:func:`closp_lite.results.read_result`). :func:`timetable` turns an ordered list of chapters into
+a timed plan with breaks and refuses an order that breaks a prerequisite.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from closp_lite.results import read_result
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ChapterInfo", "book_chapters", "check_order", "run_costs", "timetable"]
+
+MINUTES_PER_EXERCISE = 5
+COST_FILES = {"project": "chapters.json", "cpu-torch": "chapters_cpu_torch.json"}
+
+
+@dataclass(frozen=True)
+class ChapterInfo:
+    """What a chapter says about itself (instructor guide)."""
+
+    name: str
+    title: str
+    minutes_to_learn: int
+    necessary: tuple[str, ...]
+    helpful: tuple[str, ...]
+    exercises: int
+
+
+def _book_dir() -> Path:
+    folder = Path(__file__).resolve().parents[1] / "book"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no book at {folder}: install closp_lite with `pip install -e .` from a clone")
+    return folder
+
+
+def _parse(path: Path) -> ChapterInfo:
+    text = path.read_text()
+    title = re.search(r"^# (.+)$", text, re.MULTILINE)
+    minutes = re.search(r"\*\*Time to learn\*\*:\s*(\d+)\s*minutes", text)
+    if title is None or minutes is None:
+        raise ValueError(f"{path} lacks a '# title' or a '**Time to learn**: N minutes' line")
+    links = re.findall(r"^\|\s*\[Chapter \d+\]\(([\w-]+)\)\s*\|\s*(\w+)", text, re.MULTILINE)
+    exercises = text.split("\n## Exercises", 1)[-1].split("\n## ", 1)[0]
+    # numbered answers inside a dropdown (fenced by backticks or colons) are not questions
+    exercises = re.sub(r"^(`{3,}|:{3,})\{dropdown\}.*?^\1\s*$", "", exercises, flags=re.DOTALL | re.MULTILINE)
+    return ChapterInfo(
+        name=path.stem,
+        title=title.group(1).split(":")[0].strip(),  # "5. Text as a bridge", without the subtitle
+        minutes_to_learn=int(minutes.group(1)),
+        necessary=tuple(name for name, importance in links if importance.lower() == "necessary"),
+        helpful=tuple(name for name, importance in links if importance.lower() != "necessary"),
+        exercises=len(re.findall(r"^\d+\.\s", exercises, re.MULTILINE)),
+    )
+
+
+@cache
+def book_chapters() -> dict[str, ChapterInfo]:
+    """Every numbered chapter of the book (``NN-name.md``), in order (instructor guide)."""
+    return {path.stem: _parse(path) for path in sorted(_book_dir().glob("[0-9][0-9]-*.md"))}
+
+
+def check_order(names: list[str], taught: Sequence[str] = ()) -> None:
+    """Refuse a plan in which a chapter comes before, or without, a Necessary prerequisite (instructor guide).
+
+    ``taught`` are chapters covered before this plan (for example on a first day).
+
+    Raises:
+        ValueError: naming the chapter and the missing prerequisite.
+    """
+    chapters = book_chapters()
+    for position, name in enumerate(names):
+        if name not in chapters:
+            raise ValueError(f"unknown chapter {name!r}: the book has {', '.join(chapters)}")
+        missing = [need for need in chapters[name].necessary if need not in [*taught, *names[:position]]]
+        if missing:
+            raise ValueError(f"{name} needs {', '.join(missing)} first (its Prerequisites say Necessary)")
+
+
+def run_costs(env: str = "project") -> pd.DataFrame:
+    """Measured run time and peak memory per chapter in sample mode (instructor guide).
+
+    ``env``: ``"project"`` (this repository's environment, ``chapters.json``) or ``"cpu-torch"``
+    (a CPU-only torch as Binder installs it, ``chapters_cpu_torch.json``). The measurement date
+    and command are in the frame's ``attrs``.
+    """
+    import pandas as pd
+
+    if env not in COST_FILES:
+        raise ValueError(f"unknown environment {env!r}: choose one of {', '.join(COST_FILES)}")
+    record = read_result(COST_FILES[env])
+    frame = pd.DataFrame(record["results"]["chapters"]).set_index("chapter")
+    frame.attrs = {"date": record["date"], "command": record["command"], "budget_gb": record["results"]["budget_gb"]}
+    return frame
+
+
+def timetable(
+    names: list[str],
+    start: str = "09:00",
+    break_every: int = 90,
+    break_minutes: int = 15,
+    lunch_after: int | None = None,
+    lunch_minutes: int = 60,
+    env: str = "project",
+    taught: Sequence[str] = (),
+) -> pd.DataFrame:
+    """A timed plan: per chapter, teaching (time to learn + measured run time) then exercises (instructor guide).
+
+    A break of ``break_minutes`` comes before the next chapter once ``break_every`` minutes have
+    passed since the last one; the first break after ``lunch_after`` minutes (if given) is a
+    lunch of ``lunch_minutes``. Exercises take ``MINUTES_PER_EXERCISE`` each. ``taught`` are
+    chapters covered before (see :func:`check_order`).
+    """
+    import pandas as pd
+
+    check_order(names, taught)
+    chapters = book_chapters()
+    seconds = {str(name): float(value) for name, value in run_costs(env)["seconds"].items()}
+    clock = int(start[:2]) * 60 + int(start[3:])
+    elapsed = since_break = 0
+    lunch_done = lunch_after is None
+    rows = []
+
+    def add(activity: str, minutes: int) -> None:
+        nonlocal clock, elapsed, since_break
+        rows.append({"start": f"{clock // 60:02d}:{clock % 60:02d}", "minutes": minutes, "activity": activity})
+        clock, elapsed = clock + minutes, elapsed + minutes
+        since_break = 0 if activity in ("break", "lunch") else since_break + minutes
+
+    for name in names:
+        if rows and since_break >= break_every:
+            is_lunch = not lunch_done and elapsed >= (lunch_after or 0)
+            lunch_done = lunch_done or is_lunch
+            add("lunch" if is_lunch else "break", lunch_minutes if is_lunch else break_minutes)
+        info = chapters[name]
+        run_minutes = math.ceil(seconds.get(name, 0.0) / 60)
+        add(f"{info.title}: teach ({info.minutes_to_learn} min) and run ({run_minutes} min)", info.minutes_to_learn + run_minutes)
+        add(f"{info.title}: {info.exercises} exercises", info.exercises * MINUTES_PER_EXERCISE)
+    frame = pd.DataFrame(rows)
+    frame.attrs["total_minutes"] = elapsed
+    return frame
