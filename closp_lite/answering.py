@@ -75,19 +75,19 @@ def train_vqa(
     n_epochs = epochs or scale.epochs
     settings = {"task": "vqa", "schedule": schedule, "init": str(init) if init else None, "data": str(data), "mode": get_mode(mode),
                 "seed": seed, "epochs": n_epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
-    run = RunFolder(out, settings, resume=resume, overwrite=overwrite)
-    model = VQAModel(config)
-    if init is not None and model.encoder is not None:
-        init_tower(model.encoder.tower("s1"), init)
-    stages = []
-    for modality in modalities:
-        rows = _questions(data, modality, "train", mode, seed)
-        images, which, questions = _inputs(data, rows, scale.image_size, progress)
-        targets = torch.tensor([answers.index(a) for a in rows["answer"]])
-        stages.append(Stage(f"{modality} questions", len(rows), _loss(model, modality, images, which, questions, targets), n_epochs))
-    if schedule == "progressive" and model.encoder is not None:
-        stages[1].on_start = model.encoder.carry_over
-    return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
+    with RunFolder(out, settings, resume=resume, overwrite=overwrite) as run:
+        model = VQAModel(config)
+        if init is not None and model.encoder is not None:
+            init_tower(model.encoder.tower("s1"), init)
+        stages = []
+        for modality in modalities:
+            rows = _questions(data, modality, "train", mode, seed)
+            images, which, questions = _inputs(data, rows, scale.image_size, progress)
+            targets = torch.tensor([answers.index(a) for a in rows["answer"]])
+            stages.append(Stage(f"{modality} questions", len(rows), _loss(model, modality, images, which, questions, targets), n_epochs))
+        if schedule == "progressive" and model.encoder is not None:
+            stages[1].on_start = model.encoder.carry_over
+        return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
 
 
 def _loss(model: VQAModel, modality: str, images: torch.Tensor, which: torch.Tensor, questions: torch.Tensor, targets: torch.Tensor) -> Any:

@@ -65,18 +65,18 @@ def train_captioner(
     n_epochs = epochs or scale.epochs
     settings = {"task": "captioner", "schedule": schedule, "init": str(init) if init else None, "data": str(data), "mode": get_mode(mode),
                 "seed": seed, "epochs": n_epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
-    run = RunFolder(out, settings, resume=resume, overwrite=overwrite)
-    model = Captioner(config)
-    if init is not None:
-        init_tower(model.encoder.tower("s1"), init)
-    stages = []
-    for modality in modalities:
-        images = load_images(data, keys[modality], scale.image_size, progress)
-        targets = encode_captions(vocab, [captions[k] for k in keys[modality]], config.max_len)
-        stages.append(Stage(f"{modality} captions", len(images), _loss(model, images, modality, targets), n_epochs))
-    if schedule == "progressive":
-        stages[1].on_start = model.encoder.carry_over
-    return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
+    with RunFolder(out, settings, resume=resume, overwrite=overwrite) as run:
+        model = Captioner(config)
+        if init is not None:
+            init_tower(model.encoder.tower("s1"), init)
+        stages = []
+        for modality in modalities:
+            images = load_images(data, keys[modality], scale.image_size, progress)
+            targets = encode_captions(vocab, [captions[k] for k in keys[modality]], config.max_len)
+            stages.append(Stage(f"{modality} captions", len(images), _loss(model, images, modality, targets), n_epochs))
+        if schedule == "progressive":
+            stages[1].on_start = model.encoder.carry_over
+        return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
 
 
 def _loss(model: Captioner, images: torch.Tensor, modality: str, targets: torch.Tensor) -> Any:

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ TASK_STYLES: dict[str, str] = {"s1": "sar-rewrite", "s2": "segmentation"}
 HELD_OUT: dict[str, float] = {"val": 0.1, "test": 0.4}
 """Shares of the corpus ``test`` split that become validation and test patches; the rest trains."""
 
-CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, LOG_FILE = "config.json", "model.pt", "state.pt", "log.json"
+CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, LOG_FILE = "config.json", "model.pt", "checkpoint.pt", "log.json"
 
 
 def schedule_modalities(schedule: str) -> list[str]:
@@ -157,35 +157,45 @@ def transplant(source: nn.Module, target: nn.Module) -> int:
 
 
 class RunFolder:
-    """A head's run folder: ``config.json`` written once, weights, log and a per-epoch checkpoint (chapter 9).
+    """A head's run folder: ``config.json`` written once, ``model.pt``, ``log.json``, a per-epoch ``checkpoint.pt`` (chapter 9).
 
-    Raises:
-        ValueError: if the folder holds another run and neither ``resume`` nor ``overwrite`` is set,
-            or ``resume`` is asked with settings that differ from the stored ones.
+    Use it as a context manager: it holds the lock of :class:`closp_lite.runfolder.RunFolder`
+    (which refuses an existing run without ``resume``/``overwrite`` and a folder another process
+    writes) and, on ``resume``, refuses settings that differ from the saved ones.
     """
 
     def __init__(self, path: str | Path, config: dict[str, Any], resume: bool = False, overwrite: bool = False) -> None:
+        from closp_lite.runfolder import RunFolder as Guard
+
         self.path = Path(path)
-        stored = self.path / CONFIG_FILE
-        if stored.is_file() and not overwrite:
-            if not resume:
-                raise ValueError(f"{self.path} already holds a run: pass --resume to continue it or --overwrite to replace it")
-            old = json.loads(stored.read_text())
-            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-            if changed:
-                raise ValueError(f"{self.path}: --resume with other settings ({', '.join(changed)}); use a new run folder")
-        elif overwrite:
-            for name in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, LOG_FILE):
-                (self.path / name).unlink(missing_ok=True)
-        self.path.mkdir(parents=True, exist_ok=True)
-        if not stored.is_file():
-            stored.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        self.config = json.loads(stored.read_text())
+        self.config = config
+        self.resume = resume
+        self.guard = Guard(path, resume=resume, overwrite=overwrite)
+
+    def __enter__(self) -> Self:
+        from closp_lite.runfolder import check_same_settings
+
+        self.guard.__enter__()
+        try:
+            stored = self.path / CONFIG_FILE
+            if self.resume:
+                check_same_settings(stored, self.config)
+            else:
+                stored.write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+        except BaseException as err:
+            self.guard.__exit__(type(err), err, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.guard.__exit__(exc_type, *exc)
 
     def state(self) -> dict[str, Any] | None:
         """The last checkpoint, or ``None`` for a fresh run."""
+        from closp_lite.runfolder import load_torch_file
+
         path = self.path / STATE_FILE
-        return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+        return load_torch_file(path, "checkpoint", "start again with --overwrite") if path.is_file() else None
 
     def checkpoint(self, state: dict[str, Any]) -> None:
         """Write the checkpoint atomically."""
@@ -231,7 +241,7 @@ def train_stages(
     model: nn.Module, stages: Sequence[Stage], run: RunFolder, batch_size: int, lr: float = 1e-3,
     seed: int = DEFAULT_SEED, progress: bool = True,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Train ``model`` through ``stages`` in order with AdamW, checkpointing after every epoch (chapter 9).
+    """Train ``model`` through ``stages`` in order with AdamW, checkpointing after every epoch into the entered ``run`` (chapter 9).
 
     A run folder with a checkpoint resumes at the stage and epoch after it; a stage's start hook
     (e.g. :func:`transplant`) runs only when the stage really starts. Returns the log: one row per

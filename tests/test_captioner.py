@@ -132,26 +132,32 @@ def _linear_stages(model: nn.Linear, hooks: list[str], fail_at: int | None = Non
 def test_an_interrupted_run_resumes_to_the_same_model(tmp_path: Path) -> None:
     torch.manual_seed(0)
     straight, hooks = nn.Linear(3, 1), []
-    train_stages(straight, _linear_stages(straight, hooks), RunFolder(tmp_path / "s", {"x": 1}), batch_size=8, progress=False)
+    with RunFolder(tmp_path / "s", {"x": 1}) as run:
+        train_stages(straight, _linear_stages(straight, hooks), run, batch_size=8, progress=False)
     torch.manual_seed(0)
     broken, hooks_broken = nn.Linear(3, 1), []
-    with pytest.raises(KeyboardInterrupt):  # 3 batches an epoch: call 8 is in the second stage
-        train_stages(broken, _linear_stages(broken, hooks_broken, fail_at=8), RunFolder(tmp_path / "r", {"x": 1}), 8, progress=False)
+    with pytest.raises(KeyboardInterrupt), RunFolder(tmp_path / "r", {"x": 1}) as run:  # 3 batches an epoch: call 8 is in stage 2
+        train_stages(broken, _linear_stages(broken, hooks_broken, fail_at=8), run, 8, progress=False)
+    assert not (tmp_path / "r" / ".lock").exists()  # an interrupted run releases its lock
     torch.manual_seed(5)
     resumed, hooks_resumed = nn.Linear(3, 1), []
-    log = train_stages(resumed, _linear_stages(resumed, hooks_resumed), RunFolder(tmp_path / "r", {"x": 1}, resume=True), 8, progress=False)
+    with RunFolder(tmp_path / "r", {"x": 1}, resume=True) as run:
+        log = train_stages(resumed, _linear_stages(resumed, hooks_resumed), run, 8, progress=False)
     assert torch.equal(resumed.weight, straight.weight) and torch.equal(resumed.bias, straight.bias)
     assert hooks == ["a", "b"] and hooks_broken + hooks_resumed == ["a", "b", "b"] and len(log) == 4
     assert json.loads((tmp_path / "r" / "log.json").read_text()) == log
 
 
 def test_run_folder_refuses_to_mix_runs(tmp_path: Path) -> None:
-    RunFolder(tmp_path, {"schedule": "sar"})
-    with pytest.raises(ValueError, match="--resume"):
-        RunFolder(tmp_path, {"schedule": "sar"})
-    with pytest.raises(ValueError, match="schedule"):
-        RunFolder(tmp_path, {"schedule": "direct"}, resume=True)
-    assert RunFolder(tmp_path, {"schedule": "direct"}, overwrite=True).config == {"schedule": "direct"}
+    with RunFolder(tmp_path, {"schedule": "sar"}):
+        with pytest.raises(ValueError, match="locked"), RunFolder(tmp_path, {"schedule": "sar"}, resume=True):
+            pass  # a second process may not write the folder at the same time
+    with pytest.raises(ValueError, match="--resume"), RunFolder(tmp_path, {"schedule": "sar"}):
+        pass
+    with pytest.raises(ValueError, match="schedule"), RunFolder(tmp_path, {"schedule": "direct"}, resume=True):
+        pass
+    with RunFolder(tmp_path, {"schedule": "direct"}, overwrite=True):
+        assert json.loads((tmp_path / "config.json").read_text()) == {"schedule": "direct"}
 
 
 def test_schedules_and_splits() -> None:
