@@ -21,8 +21,8 @@ from closp_lite.finetune import (
     RunFolder,
     Stage,
     init_tower,
+    load_head,
     load_images,
-    read_run,
     schedule_modalities,
     task_keys,
     train_stages,
@@ -96,12 +96,7 @@ def _loss(model: VQAModel, modality: str, images: torch.Tensor, which: torch.Ten
 
 def load_vqa(run: str | Path) -> tuple[VQAModel, dict[str, Any]]:
     """Rebuild the VQA model of a finished run folder; return it (in eval mode) and its settings (chapter 9)."""
-    settings, weights = read_run(run)
-    if settings.get("task") != "vqa":
-        raise ValueError(f"{run} is a {settings.get('task')!r} run, not a vqa run")
-    model = VQAModel(VQAConfig(**settings["model"]))
-    model.load_state_dict(weights)
-    return model.eval(), settings
+    return load_head(run, "vqa", lambda model: VQAModel(VQAConfig(**model)))
 
 
 @torch.no_grad()

@@ -22,8 +22,8 @@ from closp_lite.finetune import (
     RunFolder,
     Stage,
     init_tower,
+    load_head,
     load_images,
-    read_run,
     schedule_modalities,
     task_captions,
     task_keys,
@@ -85,12 +85,7 @@ def _loss(model: Captioner, images: torch.Tensor, modality: str, targets: torch.
 
 def load_captioner(run: str | Path) -> tuple[Captioner, dict[str, Any]]:
     """Rebuild the captioner of a finished run folder; return it (in eval mode) and its settings (chapter 9)."""
-    settings, weights = read_run(run)
-    if settings.get("task") != "captioner":
-        raise ValueError(f"{run} is a {settings.get('task')!r} run, not a captioner run")
-    model = Captioner(CaptionerConfig(**settings["model"]))
-    model.load_state_dict(weights)
-    return model.eval(), settings
+    return load_head(run, "captioner", lambda model: Captioner(CaptionerConfig(**model)))
 
 
 def generate_captions(

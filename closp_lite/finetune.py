@@ -225,6 +225,23 @@ def read_run(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
     return json.loads((folder / CONFIG_FILE).read_text()), weights
 
 
+def load_head[M: nn.Module](run: str | Path, task: str, build: Callable[[dict[str, Any]], M]) -> tuple[M, dict[str, Any]]:
+    """Rebuild the ``task`` model (``"captioner"`` or ``"vqa"``) of a finished run folder (chapter 9).
+
+    ``build`` turns the stored model settings into an empty model; returns it in eval mode with the
+    run's settings.
+
+    Raises:
+        ValueError: if the run folder holds another task's model.
+    """
+    settings, weights = read_run(run)
+    if settings.get("task") != task:
+        raise ValueError(f"{run} is a {settings.get('task')!r} run, not a {task} run")
+    model = build(settings["model"])
+    model.load_state_dict(weights)
+    return model.eval(), settings
+
+
 @dataclass
 class Stage:
     """One stage of a schedule: ``n`` training items, a loss of a batch of item indices, an optional start hook."""
