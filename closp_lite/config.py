@@ -177,7 +177,7 @@ class HeadSettings:
 
 _HEAD_SETTINGS: dict[str, HeadSettings] = {
     "tiny": HeadSettings("tiny", patches=None, image_size=32, epochs=1, batch_size=16),
-    "sample": HeadSettings("sample", patches=600, image_size=60, epochs=6, batch_size=32),
+    "sample": HeadSettings("sample", patches=600, image_size=60, epochs=3, batch_size=32),
     "full": HeadSettings("full", patches=None, image_size=120, epochs=20, batch_size=64),
 }
 
