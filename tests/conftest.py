@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +89,14 @@ def kernel_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def executed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where tests/test_book.py leaves the executed chapters (``NAME.ipynb``) for tests/test_browser.py."""
     return tmp_path_factory.mktemp("executed")
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread: small models (captioner, VQA) are faster without thread contention on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
