@@ -41,10 +41,17 @@ from closp_lite.config import DEFAULT_SEED, data_dir, seed_everything
 
 NAME = "scale"
 DIM = 384
+STAGES = ("simulate", "loader", "train", "embed")
 
 
 def _peak_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
+
+
+def _section(section: str) -> dict[str, Any] | None:
+    """One section of the current scale.json (None if absent)."""
+    path = RESULTS / f"{NAME}.json"
+    return json.loads(path.read_text()).get("results", {}).get(section) if path.is_file() else None
 
 
 def _update(section: str, payload: dict[str, Any]) -> None:
@@ -218,22 +225,38 @@ def stage(name: str, size: int, workdir: Path) -> dict[str, Any]:
     return {"stage": name, "size": size, "seconds": round(seconds, 2), "patches_per_s": round(patches / seconds, 1), "peak_memory_gb": _peak_gb()}
 
 
-def cost_benchmark(sizes: list[int], workdir: Path) -> dict[str, Any]:
-    """Every stage for every size, each in a fresh process; growth exponents fitted on log-log scales."""
-    rows = []
-    for size in sizes:
-        for name in ("simulate", "loader", "train", "embed"):
-            command = [sys.executable, __file__, "stage", name, "--size", str(size), "--workdir", str(workdir)]
-            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-            rows.append(json.loads(line))
-            print(rows[-1], flush=True)
+def merge_cost_rows(previous: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of both runs, a new row replacing an old one of the same stage and size; sorted by size, then stage order."""
+    order = {name: i for i, name in enumerate(STAGES)}
+    merged = {(r["stage"], r["size"]): r for r in [*previous, *new]}
+    return sorted(merged.values(), key=lambda r: (r["size"], order.get(r["stage"], len(order))))
+
+
+def growth_exponents(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per stage, ``e`` of ``seconds ~ size^e`` fitted on log-log scales (stages measured at two sizes or more)."""
     growth = {}
     for name in ("simulate", "train", "embed"):
         points = [(r["size"], r["seconds"]) for r in rows if r["stage"] == name]
         if len(points) > 1:
             x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
             growth[name] = round(float(np.polyfit(x, y, 1)[0]), 2)
-    return {"sizes": sizes, "stages": rows, "time_growth_exponent": growth,
+    return growth
+
+
+def cost_benchmark(sizes: list[int], workdir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every stage for every size, each in a fresh process, merged with the rows of ``previous`` sizes; growth exponents refitted."""
+    rows = []
+    for size in sizes:
+        for name in STAGES:
+            command = [sys.executable, __file__, "stage", name, "--size", str(size), "--workdir", str(workdir)]
+            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            # The 2 cores are shared: each row keeps the load it ran under.
+            rows.append({**json.loads(line), "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]})
+            print(rows[-1], flush=True)
+    previous = previous or {}
+    rows = merge_cost_rows(previous.get("stages", []), rows)
+    notes = {k: v for k, v in previous.items() if k == "machine_load"}
+    return {"sizes": sorted({r["size"] for r in rows}), "stages": rows, "time_growth_exponent": growth_exponents(rows), **notes,
             "note": "simulated corpora; one process per stage; train = one epoch in sample settings on the 20 % train split"}  # fmt: skip
 
 
@@ -329,7 +352,7 @@ def main() -> None:
     if args.what == "search":
         _update("search", search_benchmark(args.n, args.hnsw))
     elif args.what == "cost":
-        _update("cost", cost_benchmark(args.sizes, args.workdir or data_dir() / "bench" / "scale"))
+        _update("cost", cost_benchmark(args.sizes, args.workdir or data_dir() / "bench" / "scale", _section("cost")))
     elif args.what == "stage":
         print(json.dumps(stage(args.name, args.size, args.workdir)))
     else:
