@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import scale  # noqa: E402
+import scale
 
 
 def _row(stage: str, size: int, seconds: float) -> dict:
