@@ -46,6 +46,8 @@ class ScaleSettings:
     n_s2: int | None  # S2 patches in the simulated corpus used by the chapters
     epochs: int
     batch_size: int
+    # DataLoader worker processes. 0 in tiny and sample mode: Binder has 2 cores and 2 GB, and
+    # every forked worker holds its own copy of the process's memory (chapter 10).
     num_workers: int
     embed_batch_size: int
     transfer_steps: int  # optimiser steps of each stage of a transfer schedule (chapter 8)

@@ -66,10 +66,18 @@ class StreamConfig:
     precision: Precision = "fp32"
 
 
-def stream_config(mode: str | None = None, device: torch.device | None = None) -> StreamConfig:
-    """The mode's loader workers (at most one per CPU core), with pinned memory and bfloat16 on a GPU (chapter 10)."""
+def stream_config(mode: str | None = None, device: torch.device | None = None, workers: int | None = None) -> StreamConfig:
+    """The mode's loader workers (at most one per CPU core), with pinned memory and bfloat16 on a GPU (chapter 10).
+
+    ``workers`` overrides the mode's ``num_workers`` (e.g. a full-mode run on a 2 GB machine).
+
+    Raises:
+        ValueError: for a negative ``workers``.
+    """
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be 0 (read in this process) or more, got {workers}")
     cuda = device is not None and device.type == "cuda"
-    workers = min(settings(mode).num_workers, os.cpu_count() or 1)
+    workers = min(settings(mode).num_workers if workers is None else workers, os.cpu_count() or 1)
     return StreamConfig(workers=workers, pin_memory=cuda, precision="bf16" if cuda else "fp32")
 
 

@@ -68,6 +68,7 @@ class TrainConfig:
     learnable_scale: bool = True  # CLIP's temperature: the fixed 1.0 of upstream barely learns (benchmarks/results/sweep.md)
     label_aware: bool = False
     init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
+    workers: int | None = None  # DataLoader processes per loader; None: the mode's num_workers (changes no result)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -351,7 +352,7 @@ def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> d
     ctx, config = trainer.ctx, trainer.config
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state.step * ctx.world_size + ctx.rank)
     trainer.optimizer.zero_grad(set_to_none=True)
-    with autocast(trainer.device, stream_config(config.mode, trainer.device).precision):  # bfloat16 on GPUs (chapter 10)
+    with autocast(trainer.device, stream_config(config.mode, trainer.device, config.workers).precision):  # bfloat16 on GPUs (chapter 10)
         values = backward_step(trainer.model, trainer.loss_fn, batch, generator, trainer.device)
     distributed.reduce_gradients(trainer.model.image_parameters(), ctx)
     distributed.reduce_gradients(trainer.scale_params, ctx, average=True)
@@ -380,7 +381,7 @@ def train_epoch(
     first = state.step - epoch * per_epoch  # steps of this epoch already done before a resume
     sums, timing = dict(state.epoch_sums), {"data_s": 0.0, "compute_s": 0.0}
     state.epoch_sums = {}
-    stream = stream_config(config.mode, trainer.device)
+    stream = stream_config(config.mode, trainer.device, config.workers)
     bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and trainer.ctx.is_main), leave=False)
     tick = time.perf_counter()
     for index, batch in enumerate(_epoch_batches(trainer.splits, config.batch_size, config.seed, epoch, trainer.ctx, stream)):
@@ -443,7 +444,7 @@ def train(
     splits = splits or corpus_splits(config)  # before the run folder exists: a bad corpus leaves no empty folder
     with RunFolder(out, resume=resume, overwrite=overwrite, enabled=is_main):
         if resume:
-            check_same_settings(out / TRAIN_CONFIG, config.to_dict())
+            check_same_settings(out / TRAIN_CONFIG, config.to_dict(), ignore=("workers",))
         trainer = build_trainer(config, splits)
         state = _restore(out, trainer) if resume else TrainState()
         fresh = trainer.ctx.is_main and not resume
