@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Self
 
 LOCK = ".lock"
-RUN_FILES: tuple[str, ...] = ("config.json", "model.pt", "train_config.json", "log.csv", "checkpoint.pt")
+RUN_FILES: tuple[str, ...] = ("config.json", "model.pt", "train_config.json", "launch.json", "log.csv", "checkpoint.pt")
 """Every file a training run writes; ``--overwrite`` removes these and nothing else."""
 
 __all__ = ["LOCK", "RUN_FILES", "RunFolder", "RunFolderError", "check_same_settings", "load_torch_file"]
