@@ -145,7 +145,7 @@ def embed_sharded(
             continue
         if stop_after_shards is not None and written >= stop_after_shards:
             return None
-        part = embed_dataset(encoders.image, _loader(dataset, rows, workers), batch, total=len(rows))
+        part = embed_dataset(encoders.image, _loader(dataset, rows, workers), batch, total=len(rows), progress=progress)
         job.write(number, part)
         written += 1
     embeddings = job.merge(len(ranges))

@@ -97,8 +97,11 @@ class FabricStep:
     accumulation: int = 1
 
     @classmethod
-    def setup(cls, fabric: Any, model: CLOSP, loss_fn: ClospLoss, accumulation: int = 1) -> FabricStep:
-        """Wrap ``model`` for ``fabric`` (DDP broadcasts rank 0's weights to every process).
+    def setup(cls, fabric: Any, model: CLOSP, loss_fn: ClospLoss, accumulation: int = 1, compile_model: bool = False) -> FabricStep:
+        """Wrap ``model`` for ``fabric`` (DDP broadcasts rank 0's weights to every process), ``torch.compile``-d if asked.
+
+        Fabric compiles after wrapping in DDP, as DDP needs; the gradient cache's pass without
+        activations runs the plain module.
 
         Raises:
             ValueError: for ``accumulation`` < 1.
@@ -106,7 +109,8 @@ class FabricStep:
         if accumulation < 1:
             raise ValueError(f"accumulation must be 1 (no gradient cache) or more micro-batches per step, got {accumulation}")
         features = StepFeatures(model)
-        return cls(fabric, features, fabric.setup_module(features), loss_fn, accumulation)
+        module = torch.compile(features) if compile_model else features
+        return cls(fabric, features, fabric.setup_module(module), loss_fn, accumulation)
 
     def _scaled_backward(self, tensor: torch.Tensor, sync: bool = True) -> None:
         # DDP averages over processes; each holds its share of the global loss's gradient, so W x shares average to their sum.

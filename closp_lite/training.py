@@ -76,6 +76,7 @@ class TrainConfig:
     init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
     workers: int | None = None  # DataLoader processes per loader; None: the mode's num_workers (changes no result)
     accumulation: int = 1  # micro-batches per step through the gradient cache (full mode, chapter 10)
+    compile: bool = False  # torch.compile the model's step (full mode; pays after about a thousand steps on a CPU, chapter 10)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -336,8 +337,8 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
         ValueError: for ``accumulation`` > 1 outside full mode.
     """
     scale = settings(config.mode)
-    if config.accumulation != 1 and not scale.fabric:
-        raise ValueError(f"accumulation={config.accumulation} (the gradient cache) is a full-mode setting: train with --mode full")
+    if (config.accumulation != 1 or config.compile) and not scale.fabric:
+        raise ValueError(f"accumulation={config.accumulation} (the gradient cache) and compile={config.compile} are full-mode settings: train with --mode full")
     device = get_device()
     ctx = distributed.context(device)
     if ctx.distributed and device.type == "cuda":
@@ -355,7 +356,7 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
         from closp_lite.fabric_training import FabricStep, fabric_from_env
 
         fabric = fabric_from_env(device, stream_config(config.mode, device).precision, find_unused=len(splits) < len(model.towers))
-        fabric_step = FabricStep.setup(fabric, model, loss_fn, config.accumulation)
+        fabric_step = FabricStep.setup(fabric, model, loss_fn, config.accumulation, config.compile)
         ctx, device = Context(fabric.global_rank, fabric.world_size, fabric.local_rank), fabric.device
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
@@ -495,7 +496,8 @@ def train(
 def launch_record(trainer: Trainer) -> dict[str, Any]:
     """What ``launch.json`` of a run records: processes, the loop that trained, precision, micro-batches per step (chapters 5, 10)."""
     return {"world_size": trainer.ctx.world_size, "loop": "lightning-fabric" if trainer.fabric_step is not None else "closp_lite.training",
-            "precision": stream_config(trainer.config.mode, trainer.device).precision, "accumulation": trainer.config.accumulation}  # fmt: skip
+            "precision": stream_config(trainer.config.mode, trainer.device).precision, "accumulation": trainer.config.accumulation,
+            "compile": trainer.config.compile}  # fmt: skip
 
 
 def _check_launch(path: Path, now: dict[str, Any]) -> None:

@@ -45,14 +45,14 @@ def chapter5_gradients(flips: bool = True) -> dict[str, torch.Tensor]:
     return gradients(model, loss_fn)
 
 
-@pytest.mark.parametrize("accumulation", [1, 3])
-def test_fabric_step_gradients_equal_one_big_batch(accumulation: int) -> None:
+@pytest.mark.parametrize(("accumulation", "compile_model"), [(1, False), (3, False), pytest.param(1, True, marks=pytest.mark.slow)])
+def test_fabric_step_gradients_equal_one_big_batch(accumulation: int, compile_model: bool) -> None:
     from closp_lite.fabric_training import FabricStep, fabric_from_env
     from closp_lite.training import step_inputs
 
     expected = chapter5_gradients()
     model, loss_fn, batch = problem()
-    step = FabricStep.setup(fabric_from_env(CPU, "fp32"), model, loss_fn, accumulation)
+    step = FabricStep.setup(fabric_from_env(CPU, "fp32"), model, loss_fn, accumulation, compile_model)
     images, keys = step_inputs(batch, torch.Generator().manual_seed(1), CPU)  # the flips of chapter5_gradients
     values = step.backward(images, batch, keys)
     got = gradients(model, loss_fn)
@@ -122,5 +122,6 @@ def test_torchrun_two_processes_train_resume_and_reduce_exactly(tmp_path: Path) 
     assert reports[0]["steps"] == reports[1]["steps"] and reports[0]["steps"][0] == 1 and reports[0]["steps"][1] > 1  # resumed past step 1
     assert "checkpoint.pt" in reports[0]["saves"] and reports[1]["saves"] == []  # rank 0 writes, rank 1 does not
     run = tmp_path / "run"
-    assert json.loads((run / "launch.json").read_text()) == {"world_size": 2, "loop": "lightning-fabric", "precision": "fp32", "accumulation": 2}
+    assert json.loads((run / "launch.json").read_text()) == {"world_size": 2, "loop": "lightning-fabric", "precision": "fp32", "accumulation": 2,
+                                                             "compile": False}  # fmt: skip
     assert torch.load(run / "checkpoint.pt", weights_only=True)["state"]["step"] == reports[0]["steps"][1]
