@@ -133,6 +133,12 @@ def _timed(search: Any, queries: np.ndarray, single: int = 20) -> dict[str, floa
             "ms_per_query_batch100": round(1000 * (time.perf_counter() - start) / 100, 3)}  # fmt: skip
 
 
+def _method_order(row: dict[str, Any]) -> tuple[int, str]:
+    """Exact searches first, then IVF, then HNSW settings (stable within a kind)."""
+    name = row["method"]
+    return (next((i for i, kind in enumerate(("exact", "flat", "IVF", "HNSW")) if kind in name), 4), name)
+
+
 def hnsw_rows(vectors: np.ndarray, m: int, ef_construction: int, max_build_minutes: float, record: Any) -> dict[str, Any]:
     """Build HNSW over ``vectors`` if a timed build of a 50,000-vector prefix projects it under ``max_build_minutes``; record its rows.
 
@@ -215,7 +221,7 @@ def search_benchmark(n: int, hnsw: bool, hnsw_only: bool = False, hnsw_m: int = 
     previous = previous or {}
     if previous.get("exact_ndcg_at_10") == round(exact_ndcg, 4) and previous.get("noise_sigma") == round(sigma, 4):
         measured = {r["method"] for r in rows}
-        rows = [r for r in previous.get("methods", []) if r["method"] not in measured] + rows
+        rows = sorted([r for r in previous.get("methods", []) if r["method"] not in measured] + rows, key=_method_order)
         builds = {**previous.get("hnsw_builds", {}), **builds}
     return {"n_vectors": n, "dim": DIM, "base_patches": len(base), "noise_sigma": round(sigma, 4), "queries": len(queries),
             "faiss_threads": faiss.omp_get_max_threads(), "exact_ndcg_at_10": round(exact_ndcg, 4), "methods": rows,
@@ -372,6 +378,7 @@ def _markdown(results: dict[str, Any]) -> str:
             knob = r.get("nprobe", r.get("ef_search", ""))
             lines.append(f"| {r['method']} | {knob} | {r['build_s']} | {r['index_mb']} | {r['ms_per_query_batch1']} | "
                          f"{r['ms_per_query_batch100']} | {r['recall_at_10']} | {r['ndcg_at_10']} |")  # fmt: skip
+        lines.append("")
         for name, built in search.get("hnsw_builds", {}).items():
             lines += [f"{name} build: {built}", ""]
         lines.append("")
