@@ -101,11 +101,12 @@ def test_train_full_on_a_corpus_folder(tmp_path: Path) -> None:
     from closp_lite.simulate import sample_corpus
 
     root = sample_corpus("tiny", progress=False)
-    result = _cli("train", "--mode", "full", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "4", "--json")
+    result = _cli("train", "--mode", "full", "--data", str(root), "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "4", "--accumulation", "2", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["steps"] >= 1
     assert (tmp_path / "run" / "model.pt").is_file()
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["mode"] == "full"
+    assert json.loads((tmp_path / "run" / "launch.json").read_text())["accumulation"] == 2  # the gradient cache ran
 
 
 def test_gradient_cache_equals_one_big_batch() -> None:
