@@ -11,7 +11,8 @@
 * **Published splits** (:func:`published_splits`): full mode trains on the whole ``train`` split
   (20 % of CrisisLandMark) and validates on a small seeded sample of the ``test`` split (the
   80 % corpus), as upstream did (0.2 %).
-* **Large batches in small memory** (:func:`cached_backward`): the gradient cache of Gao et al.
+* **Large batches in small memory** (:func:`gradient_cache`, one tower: :func:`cached_backward`;
+  full mode's ``--accumulation``, :mod:`closp_lite.fabric_training`): the gradient cache of Gao et al.
   (2021). Plain gradient accumulation would change a contrastive loss (each micro-batch would only
   see its own negatives); instead the image features of the whole batch are computed without
   activations, the loss of the whole batch gives their gradients, and each micro-batch is
@@ -22,7 +23,8 @@
   in one process or in several under Lightning Fabric's DDP, to tell which one is the bottleneck.
 
 The settings come from the scale mode (:func:`stream_config`): ``num_workers`` from the settings
-table, pinned memory and bfloat16 when the device is a GPU.
+table (0 in tiny and sample mode, for Binder's 2 cores and 2 GB; a run may override it), pinned
+memory and bfloat16 when the device is a GPU.
 """
 
 from __future__ import annotations
