@@ -1,6 +1,6 @@
 """CLOSP vs GeoCLOSP on the simulated corpus: per query kind, on a geographic split, and geolocation.
 
-    .venv/bin/python benchmarks/geoclosp.py [--mode sample] [--seeds 42 43 44] [--epochs N] [--batch-size B] [--max-docs N]
+    .venv/bin/python benchmarks/geoclosp.py [--mode sample] [--seeds 42 43 44] [--variants ...] [--epochs N] [--batch-size B] [--max-docs N]
 
 Writes ``benchmarks/results/geoclosp.json`` (read by chapter 7) and ``geoclosp.md``. All data are
 **simulated** (``closp_lite.simulate``: land-cover priors per region, crisis events tied to the
@@ -21,7 +21,7 @@ For every seed, with the mode's training settings:
   candidates = training locations, against the training-centroid baseline.
 * **Location signal** (no training): how well location alone predicts the test patches' labels
   (k nearest training patches by distance, harmonics or a frozen random SIREN, against the
-  generating regional priors and no location), and whether any caption names a place.
+  label frequencies of the patch's region and no location), and whether any caption names a place.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ PAPER = {
     "CLOSP nDCG@1000 S2 corpus": 54.80,
     "claim": "CLOSP best on general semantic queries, GeoCLOSP on location-dependent crisis events and rare geographic features",
     "differences": "real CrisisLandMark (647k images, ResNet-50 towers, pretrained frozen SatCLIP) vs a small simulated corpus, "
-    "small CNN towers trained from scratch for a few epochs, a frozen *random* SIREN (SatCLIP weights are not available offline)",
+    "small CNN towers trained from scratch for a few epochs, a frozen *random* SIREN (SatCLIP weights are not available offline), "
+    "and simulated captions that list every label of a patch exactly (none names a place), so location adds nothing the caption lacks",
 }
 
 
@@ -211,8 +212,8 @@ def location_signal(root: Path, seeds: list[int], k: int = 15) -> dict[str, Any]
     patches of the same modality (S1 and S2 carry different crisis labels), by great-circle
     distance, by cosine of the L = 10 harmonics and by cosine of a frozen random SIREN's output
     (one per seed, eval mode); ``region`` scores by the label frequencies of the patch's simulator
-    region (the generating priors, an upper bound) and ``none`` by the modality's overall
-    frequencies (no location). Mean average precision (x 100) per label group, over labels with
+    region (:func:`region_of`: where boxes overlap, the first one) and ``none`` by the modality's
+    overall frequencies (no location). Mean average precision (x 100) per label group, over labels with
     test positives; a space that keeps the location signal scores well above ``none``.
     """
     import torch
@@ -245,7 +246,7 @@ def location_signal(root: Path, seeds: list[int], k: int = 15) -> dict[str, Any]
         region_freq = {r: truth[tr][regions[tr] == r].mean(axis=0) for r in set(regions[tr])}
         found = {
             "none (label frequencies)": [np.broadcast_to(prior, (len(te), len(vocabulary)))],
-            "region (generating priors)": [np.array([region_freq.get(r, prior) for r in regions[te]])],
+            "region (label frequencies)": [np.array([region_freq.get(r, prior) for r in regions[te]])],
             "great-circle distance": [knn_scores(lonlat[tr], lonlat[te], truth[tr], k, "km")],
             "harmonics L=10": [knn_scores(harmonics[tr], harmonics[te], truth[tr], k, "cosine")],
             "frozen random SIREN": [knn_scores(f[tr], f[te], truth[tr], k, "cosine") for f in sirens.values()],
