@@ -34,12 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_result
 
-from closp_lite.config import settings
+from closp_lite.config import DEFAULT_SEED, settings
 from closp_lite.data.datasets import CrisisLandMarkDataset
+from closp_lite.data.format import CAPTIONS, read_captions, write_captions
 from closp_lite.evaluation import average_precision
 from closp_lite.experiments import evaluate_index, load_queries, model_encoders
 from closp_lite.geolocation import corpus_lonlats, geolocate, haversine_km
@@ -153,8 +155,9 @@ def run_seed(
     }
     for variant in args.variants:
         model_config = VARIANTS[variant]
-        config = TrainConfig(mode=args.mode, data=str(root), seed=seed, epochs=args.epochs, batch_size=args.batch_size, model=model_config)
-        for split in ("random", "geographic"):
+        config = TrainConfig(mode=args.mode, data=str(root), seed=seed, epochs=args.epochs, batch_size=args.batch_size, model=model_config,
+                             text_style=args.text_style)  # fmt: skip
+        for split in args.splits:
             folder = runs / f"{variant}-{split}-{seed}"
             splits = geo_splits(root, config.resolved(), excluded) if split == "geographic" else None
             result = train(config, folder, splits=splits, progress=False)
@@ -274,6 +277,30 @@ def location_signal(root: Path, seeds: list[int], k: int = 15) -> dict[str, Any]
     return {"k": k, "groups": list(groups), "map": table, "captions_naming_a_place": int(named), "captions": len(meta)}
 
 
+INCOMPLETE_STYLE = "closp-incomplete"
+
+
+def write_incomplete_captions(root: Path, drop: float, seed: int) -> str:
+    """Add a caption style to the corpus in which a crisis patch's caption omits its crisis label with probability ``drop``.
+
+    It stands for partly annotated data: the caption then lacks what the patch's location still
+    tells (crisis events are tied to places). Other stored styles are kept. Returns the style name.
+    """
+    from closp_lite.data.format import CrisisLandMark
+    from closp_lite.labels import CRISIS_LABELS
+
+    with CrisisLandMark(root) as corpus:
+        meta = corpus.metadata
+    rng = np.random.default_rng(seed)
+    omit = rng.random(len(meta)) < drop
+    texts = [closp_text([label for label in labels if not (o and label in CRISIS_LABELS)]) for labels, o in zip(meta["labels"], omit)]
+    table = read_captions(root)
+    new = pd.DataFrame({"key": meta["key"].to_numpy(), INCOMPLETE_STYLE: texts})
+    table = new if table is None else table.drop(columns=[INCOMPLETE_STYLE], errors="ignore").merge(new, on="key", how="outer")
+    write_captions(root, table)
+    return INCOMPLETE_STYLE
+
+
 def mean_std(values: Any) -> list[float]:
     """``[mean, std]`` over seeds, rounded to 2 decimals."""
     values = np.asarray(values, dtype=float)
@@ -283,7 +310,7 @@ def mean_std(values: Any) -> list[float]:
 def summarise(per_seed: list[dict[str, Any]], variants: list[str]) -> dict[str, Any]:
     """Mean and standard deviation over seeds of every metric, and of each GeoCLOSP variant - CLOSP."""
     summary: dict[str, Any] = {}
-    for setting in ("random", "geographic", "random_models_on_held_out"):
+    for setting in (s for s in ("random", "geographic", "random_models_on_held_out") if per_seed[0][s]):
         for group in per_seed[0][setting]["closp"]:
             if group == "training":
                 continue
@@ -301,7 +328,7 @@ def summarise(per_seed: list[dict[str, Any]], variants: list[str]) -> dict[str, 
     summary["training"] = {
         setting: {variant: {m: mean_std([s[setting][variant]["training"][m] for s in per_seed]) for m in ("steps", "seconds", "best_val_loss")}
                   for variant in variants}
-        for setting in ("random", "geographic")
+        for setting in ("random", "geographic") if per_seed[0][setting]
     }  # fmt: skip
     return summary
 
@@ -316,10 +343,12 @@ def markdown(record: dict[str, Any]) -> str:
              f"Mode {res['mode']}, seeds {res['seeds']}, epochs {res['epochs']}, batch size {res['batch_size']} (None: the mode's), "
              f"{res['searched_documents']} searched test documents, held-out regions: {', '.join(res['held_out_regions'])}. "
              f"Variants: {', '.join(res['variants'])}. All data simulated.", "",
+             *([f"Training captions omit a crisis patch's crisis label with probability {res['incomplete_captions']} (partly annotated data).", ""]
+               if res.get("incomplete_captions") is not None else []),
              "nDCG@1000 (x 100) on the mixed corpus, mean +- std over seeds, and each GeoCLOSP variant - CLOSP (@1000, @10):", "",
              "| setting | query group | CLOSP | " + " | ".join(f"{v} | {v} - CLOSP | @10" for v in geo) + " |",
              "|---|---|---|" + "---|---|---|" * len(geo)]  # fmt: skip
-    for setting in ("random", "geographic", "random_models_on_held_out"):
+    for setting in (s for s in ("random", "geographic", "random_models_on_held_out") if s in res["summary"]):
         for group, corpora in res["summary"][setting].items():
             m = corpora["mixed"]
             cells = [f"{fmt(m['ndcg@1000'][v])} | {fmt(m['ndcg@1000'][f'{v} - closp'])} | {fmt(m['ndcg@10'][f'{v} - closp'])}" for v in geo]
@@ -350,6 +379,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the mode's)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size per modality (default: the mode's)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="model variants (closp is always needed)")
+    parser.add_argument("--splits", nargs="+", default=["random", "geographic"], choices=["random", "geographic"], help="training splits to run")
+    parser.add_argument("--incomplete-captions", type=float, default=None, metavar="P",
+                        help="train on captions that omit a crisis patch's crisis label with probability P (writes geoclosp_incomplete.json)")  # fmt: skip
     parser.add_argument("--max-docs", type=int, default=None, help="search a fixed random subset of the test split (default: all)")
     parser.add_argument("--partial-dir", type=Path, default=None,
                         help="keep each seed's result here and reuse it: seeds can run in separate processes, then one run combines them")  # fmt: skip
@@ -359,20 +391,30 @@ def main() -> None:
 
     torch.set_num_threads(1)
     root = sample_corpus(args.mode)
-    with tempfile.TemporaryDirectory() as tmp:
-        summary = build_queries(root, Path(tmp) / "queries")
-        queries, qrels = load_queries(Path(tmp) / "queries")
-        kinds = {q["kind"] for q in queries}
-        groups = {g: [q["id"] for q in queries if q["kind"] in ks] for g, ks in KIND_GROUPS.items() if kinds & set(ks)}
-        docs = searched_keys(root, args.max_docs)
-        per_seed = [cached_seed(args, root, seed, Path(tmp), docs, queries, qrels, groups) for seed in args.seeds]
+    stored = read_captions(root)
+    args.text_style = "closp" if args.incomplete_captions is None else write_incomplete_captions(root, args.incomplete_captions, DEFAULT_SEED)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = build_queries(root, Path(tmp) / "queries")
+            queries, qrels = load_queries(Path(tmp) / "queries")
+            kinds = {q["kind"] for q in queries}
+            groups = {g: [q["id"] for q in queries if q["kind"] in ks] for g, ks in KIND_GROUPS.items() if kinds & set(ks)}
+            docs = searched_keys(root, args.max_docs)
+            per_seed = [cached_seed(args, root, seed, Path(tmp), docs, queries, qrels, groups) for seed in args.seeds]
+    finally:  # the cached corpus is shared with the chapters: leave its captions as they were
+        if args.incomplete_captions is not None:
+            (root / CAPTIONS).unlink()
+            if stored is not None:
+                write_captions(root, stored)
     if args.no_write:
         return
-    payload = {"mode": args.mode, "seeds": args.seeds, "epochs": args.epochs, "batch_size": args.batch_size, "searched_documents": len(docs),
+    payload = {"mode": args.mode, "seeds": args.seeds, "epochs": args.epochs, "batch_size": args.batch_size, "searched_documents": len(docs), "splits": args.splits,
+               "incomplete_captions": args.incomplete_captions,
                "simulated": True, "corpus": str(root),
                "query_kinds": summary["kinds"], "query_groups": {g: list(k) for g, k in KIND_GROUPS.items()},
                "held_out_regions": list(HELD_OUT), "location_signal": location_signal(root, args.seeds), "summary": summarise(per_seed, args.variants), "variants": args.variants, "per_seed": per_seed, "paper": PAPER}  # fmt: skip
-    name = "geoclosp" if args.mode == "sample" else f"geoclosp_{args.mode}"
+    name = "geoclosp" if args.incomplete_captions is None else "geoclosp_incomplete"
+    name = name if args.mode == "sample" else f"{name}_{args.mode}"
     path = write_result(name, payload)
     (RESULTS / f"{name}.md").write_text(markdown(json.loads(path.read_text())))
     print(f"wrote {path}")
