@@ -87,7 +87,10 @@ def train_vqa(
             images, which, questions = _inputs(data, rows, scale.image_size, progress)
             targets = torch.tensor([answers.index(a) for a in rows["answer"]])
             # A batch is a set of patches with all their questions: each patch passes the tower once a step.
-            stages.append(Stage(f"{modality} questions", len(images), _loss(model, modality, images, which, questions, targets), n_epochs))
+            # As many patches as make about batch_size questions keep the optimiser steps of one question a row.
+            patches_per_step = max(2, round(scale.batch_size * len(images) / len(rows)))
+            loss = _loss(model, modality, images, which, questions, targets)
+            stages.append(Stage(f"{modality} questions", len(images), loss, n_epochs, batch_size=patches_per_step))
         if schedule == "progressive" and model.encoder is not None:
             stages[1].on_start = model.encoder.carry_over
         return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)

@@ -277,7 +277,10 @@ def load_head[M: nn.Module](run: str | Path, task: str, build: Callable[[dict[st
 
 @dataclass
 class Stage:
-    """One stage of a schedule: ``n`` training items, a loss of a batch of item indices, an optional start hook."""
+    """One stage of a schedule: ``n`` training items, a loss of a batch of item indices, an optional start hook.
+
+    ``batch_size`` (items per optimiser step) replaces the run's for this stage.
+    """
 
     name: str
     n: int
@@ -285,6 +288,7 @@ class Stage:
     epochs: int
     on_start: Callable[[], None] | None = None
     evaluate: Callable[[], float] | None = None
+    batch_size: int | None = None
 
 
 def train_stages(
@@ -317,10 +321,11 @@ def train_stages(
             order = torch.randperm(stage.n, generator=generator)
             model.train()
             losses = []
+            size = stage.batch_size or batch_size
             # A last batch of one item is dropped: BatchNorm cannot normalise a single 1 x 1 feature map.
-            batches = range(0, stage.n - 1 if stage.n % batch_size == 1 else stage.n, batch_size)
+            batches = range(0, stage.n - 1 if stage.n % size == 1 else stage.n, size)
             for i in tqdm(batches, desc=f"{stage.name} epoch {epoch + 1}", unit="batch", disable=not progress):
-                loss = stage.loss(order[i : i + batch_size])
+                loss = stage.loss(order[i : i + size])
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
