@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     embed.add_argument("--data", required=True, type=Path, help="corpus folder")
     embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings); run again to resume")
     embed.add_argument("--shard-size", type=int, default=8192, help="patches per shard (a resume redoes at most one)")
-    embed.add_argument("--workers", type=int, default=0, help="loader processes reading patches ahead of the model")
+    embed.add_argument("--workers", type=int, default=None, help="loader processes reading patches ahead of the model (default: the mode's)")
     embed.add_argument("--index-kind", choices=["auto", "flat", "ivf", "hnsw"], default="auto", help="FAISS index: auto = exact up to 50,000 vectors, IVF above")
     embed.add_argument("--nprobe", type=int, default=16, help="IVF cells visited per query")
     add_json(embed)
