@@ -1,6 +1,6 @@
 """Learning rate / batch size / epochs / temperature sweep of sample-mode training (issue 10, chapter 5).
 
-    .venv/bin/python benchmarks/sweep.py [--mode sample] [--only NAME ...]
+    .venv/bin/python benchmarks/sweep.py [--mode sample] [--only NAME ...] [--default-seeds 1 2]
 
 Writes ``results/sweep.json`` and ``results/sweep.md``. Each setting is one training run of the
 book's model (``closp_lite.book_model``, cached by settings + corpus, so a rerun reuses finished
@@ -10,7 +10,9 @@ loss likewise, the wall time, and retrieval nDCG@10 on a seeded sample of ``EVAL
 S1 and as many S2 images of the test split (S1, S2 and mixed; raw cosine, no modality-gap remedy,
 so only training differs; a sample, because embedding the whole corpus for every setting took
 minutes each on the loaded machine). Each setting's measurement is cached in its run folder
-(``sweep.json``), so a rerun only measures new settings. The chosen defaults live in
+(``sweep.json``), so a rerun only measures new settings. ``--default-seeds`` trains the chosen
+defaults again with other seeds (extra rows ``defaults, seed N``), to show how much of a
+difference between settings one seed can explain. The chosen defaults live in
 ``closp_lite/config.py`` (epochs, batch size) and ``closp_lite/training.py`` (lr, temperature).
 """
 
@@ -86,7 +88,7 @@ def measure(mode: str, overrides: dict[str, Any], queries: list[dict[str, Any]],
 
 def markdown(results: dict[str, Any], mode: str) -> str:
     """The sweep as a table for people."""
-    lines = [f"# Training sweep ({mode} mode, simulated corpus of generator {GENERATOR_VERSION}, seed 42)", "",
+    lines = [f"# Training sweep ({mode} mode, simulated corpus of generator {GENERATOR_VERSION}, seed 42 unless a row names another)", "",
              f"nDCG@10 on a seeded sample of {EVAL_PER_MODALITY} S1 + {EVAL_PER_MODALITY} S2 test images, raw cosine.", "",
              "| setting | steps | final val / chance | best val / chance | train / chance | nDCG@10 S1 | S2 | mixed (raw) | train s |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -101,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", default="sample")
     parser.add_argument("--only", nargs="*", help="names of settings to run (default: all)")
+    parser.add_argument("--default-seeds", type=int, nargs="*", default=[], help="extra training seeds of the chosen defaults")
     args = parser.parse_args()
     import torch
 
@@ -111,7 +114,11 @@ def main() -> None:
         if not args.only or name in args.only:
             results[name] = measure(args.mode, overrides, queries, qrels)
             print(name, {k: results[name][k] for k in ("final_val_over_chance", "ndcg@10", "train_seconds")}, flush=True)
-    payload = {"mode": args.mode, "generator_version": GENERATOR_VERSION, "seed": 42, "torch_threads": 1, "load_average_start_end": load_average(), "settings": results,
+    for seed in args.default_seeds:
+        name = f"defaults, seed {seed}"
+        results[name] = measure(args.mode, {"seed": seed}, queries, qrels)
+        print(name, {k: results[name][k] for k in ("final_val_over_chance", "ndcg@10", "train_seconds")}, flush=True)
+    payload = {"mode": args.mode, "generator_version": GENERATOR_VERSION, "seed": 42, "default_seeds": [42, *args.default_seeds], "torch_threads": 1, "load_average_start_end": load_average(), "settings": results,
                "note": "simulated corpus; single seed; timings on a shared 2-core machine are upper bounds (see load averages)"}  # fmt: skip
     write_result("sweep", payload)
     (RESULTS / "sweep.md").write_text(markdown(results, args.mode))

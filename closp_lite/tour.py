@@ -40,6 +40,7 @@ def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUER
         run_encoders,
         search_text,
         untrained_encoders,
+        validation_calibration,
     )
     from closp_lite.plotting import plot_search_results
     from closp_lite.queries import build_queries
@@ -66,6 +67,8 @@ def run_tour(out: str | Path, mode: str | None = None, query: str = DEFAULT_QUER
     trained = train(TrainConfig(mode=mode, data=str(corpus), seed=seed), out / "run", overwrite=True)
     steps.update()
     models = {"untrained": untrained_encoders(seed), "closp-lite": run_encoders(out / "run")}
+    # The default modality-gap remedy merges by the counts of a calibration fitted on the validation images (chapter 6).
+    models["closp-lite"].calibration = validation_calibration(models["closp-lite"], corpus, seed)
     indexes = {name: embed_corpus(encoders, corpus, scale=scale) for name, encoders in models.items()}
     metrics = {name: evaluate_index(indexes[name], models[name], queries, qrels)["metrics"] for name in models}
     (out / "evaluation.json").write_text(json.dumps(metrics, indent=2))
