@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.closp-lite-installed
 OUT    ?= outputs
 
-.PHONY: setup test tour book lock clean
+.PHONY: setup test tour book mathjax lock clean
 
 setup: $(STAMP)
 
@@ -29,8 +29,19 @@ test: setup
 tour: setup
 	$(BIN)/closp-lite tour --out $(OUT)
 
-book: setup
+book: setup mathjax
 	$(BIN)/jupyter-book build book
+
+# MathJax 3 from npm into book/_build/mathjax/ (git-ignored), so formulas render when the built book
+# is read offline (book/_ext/offline_mathjax.py). Without npm or a network the pages load MathJax
+# from its CDN instead, as the published book does.
+MATHJAX := book/_build/mathjax
+mathjax:
+	@test -f $(MATHJAX)/tex-mml-chtml.js || ( \
+	  rm -rf $(MATHJAX).tmp && mkdir -p $(MATHJAX).tmp && cd $(MATHJAX).tmp && \
+	  npm pack --silent mathjax@3.2.2 >/dev/null 2>&1 && tar xzf mathjax-3.2.2.tgz package/es5 && \
+	  mv package/es5 ../mathjax ) || echo "note: MathJax not fetched from npm; the HTML book will load it from its CDN"
+	@rm -rf $(MATHJAX).tmp
 
 # Refresh requirements.lock from the ranges in pyproject.toml (run by a maintainer, then commit).
 lock: setup

@@ -48,13 +48,14 @@ BUDGET_GB = 2.0
 # The Binder-like environment of benchmarks/cpu_torch_env.sh (same defaults as that script).
 CPU_TORCH_ENV = Path(os.environ.get("CPU_TORCH_ENV", ROOT / ".venv-cpu-torch"))
 CPU_TORCH_KERNEL = "closp-lite-cpu-torch"
-CPU_TORCH_LEFT_OUT = {"torchvision": "torchvision", "torchgeo": "torchgeo", "open_clip": "open_clip_torch"}
+# module -> package; timm is no dependency of its own but comes with open_clip_torch (and needs torchvision)
+CPU_TORCH_LEFT_OUT = {"torchvision": "torchvision", "torchgeo": "torchgeo", "open_clip": "open_clip_torch", "timm": "timm"}
 CPU_TORCH_WHY = (
     "CPU-only torch, as on Binder (environment.yml installs conda-forge pytorch-cpu): the project venv's "
     "PyPI torch is the CUDA build, whose import alone takes more resident memory. Python and torch "
     "versions are the kernel's (the only CPU-only torch wheel at hand is for Python 3.11), not the project's "
     "3.12 / requirements.lock; machine.python and machine.torch describe this script's own interpreter. "
-    "torchvision, torchgeo and open_clip_torch are not installed (they need a different torch)."
+    "torchvision, torchgeo and open_clip_torch (with its timm) are not installed (they need a different torch)."
 )
 
 

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -258,7 +258,12 @@ def read_run(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
     return json.loads((folder / CONFIG_FILE).read_text()), weights
 
 
-def load_head[M: nn.Module](run: str | Path, task: str, build: Callable[[dict[str, Any]], M]) -> tuple[M, dict[str, Any]]:
+# A TypeVar rather than 3.12's `def load_head[M: nn.Module]`: the Binder-like benchmark environment
+# (benchmarks/cpu_torch_env.sh) is Python 3.11, and this is the only 3.12-only syntax in the package.
+M = TypeVar("M", bound=nn.Module)
+
+
+def load_head(run: str | Path, task: str, build: Callable[[dict[str, Any]], M]) -> tuple[M, dict[str, Any]]:  # noqa: UP047
     """Rebuild the ``task`` model (``"captioner"`` or ``"vqa"``) of a finished run folder (chapter 9).
 
     ``build`` turns the stored model settings into an empty model; returns it in eval mode with the

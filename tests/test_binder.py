@@ -5,6 +5,7 @@ is built with its data, and the Binder environment admits every version the test
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -13,15 +14,17 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+# the one source of truth for the repository's address (a fork changes it there)
+REPOSITORY = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
 # conda-forge names that differ from the PyPI names in requirements.lock
 CONDA_TO_PYPI = {"pytorch-cpu": "torch", "open-clip-torch": "open-clip-torch"}
 
 
 def binder_url(path: str = "book/00-tour.md") -> str:
-    """The mybinder.org launch URL of a file, from ``repository:`` in book/_config.yml."""
-    repo = CONFIG["repository"]
-    slug = repo["url"].removeprefix("https://github.com/").rstrip("/")
-    return f"{CONFIG['launch_buttons']['binderhub_url']}/v2/gh/{slug}/{repo['branch']}?urlpath=lab/tree/{path}"
+    """The mybinder.org launch URL of a file: pyproject.toml's repository, book/_config.yml's branch."""
+    slug = REPOSITORY.removeprefix("https://github.com/").rstrip("/")
+    branch = CONFIG["repository"]["branch"]
+    return f"{CONFIG['launch_buttons']['binderhub_url']}/v2/gh/{slug}/{branch}?urlpath=lab/tree/{path}"
 
 
 def locked_versions() -> dict[str, str]:
@@ -52,7 +55,8 @@ def environment_specs() -> dict[str, SpecifierSet]:
 
 
 def test_launch_buttons_come_from_the_one_repository_setting() -> None:
-    assert CONFIG["repository"]["url"].startswith("https://github.com/")
+    assert REPOSITORY.startswith("https://github.com/"), "pyproject.toml: Binder's launch links need a GitHub repository"
+    assert CONFIG["repository"]["url"] == REPOSITORY, f"book/_config.yml: set `repository: url: {REPOSITORY}` (pyproject.toml's)"
     assert CONFIG["repository"]["branch"] and CONFIG["repository"]["path_to_book"] == "book"
     assert CONFIG["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert CONFIG["launch_buttons"]["notebook_interface"] == "jupyterlab"
@@ -60,7 +64,7 @@ def test_launch_buttons_come_from_the_one_repository_setting() -> None:
 
 def test_readme_badge_points_at_the_configured_repository() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert f"({binder_url()})" in readme, f"README.md needs the Binder badge link {binder_url()}"
+    assert f"({binder_url()})" in readme, f"README.md: the Binder badge must link to {binder_url()} (pyproject.toml's repository)"
 
 
 def test_postbuild_opens_chapters_as_notebooks_and_builds_the_data() -> None:

@@ -18,9 +18,11 @@ from typing import Any
 
 import nbformat
 import pytest
-from test_book import build_html, execute_chapter, notebook_chapters, numbered_chapters
+from test_book import BOOK, build_html, execute_chapter, notebook_chapters, numbered_chapters
 
 CHROMIUM = Path("/usr/bin/chromium")
+# MathJax unpacked by `make mathjax` (book/_ext/offline_mathjax.py); without it formulas need the CDN
+MATHJAX = BOOK / "_build" / "mathjax"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -45,7 +47,9 @@ def html_book(kernel_env: dict[str, str], executed_dir: Path, tmp_path_factory: 
         else:
             # a failing chapter keeps its traceback, so only its own page test fails
             executed[name] = execute_chapter(name, kernel_env, tmp_path_factory.mktemp("elsewhere"), allow_errors=True)
-    return build_html(tmp_path_factory.mktemp("browser") / "book", executed)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLOSP_LITE_MATHJAX", str(MATHJAX))  # used only if `make mathjax` unpacked it
+        return build_html(tmp_path_factory.mktemp("browser") / "book", executed)
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +93,15 @@ def test_chapter_page_in_a_real_browser(chapter: str, html_book: Path, browser: 
     assert not re.search(r"\d+%\|", shown), f"{chapter}: a progress bar shown as frozen text"
     assert all(solutions) and (solutions or not chapter_proper), f"{chapter}: exercise solutions not hidden behind a toggle"
     assert binder, f"{chapter}: no Binder launch link"
+
+
+@pytest.mark.skipif(not (MATHJAX / "tex-mml-chtml.js").is_file(), reason="no local MathJax: `make mathjax` unpacks it (needs npm)")
+def test_formulas_render_without_a_network(html_book: Path, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto((html_book / "05-training.html").as_uri(), wait_until="load")
+    page.wait_for_selector("mjx-container", timeout=30_000)  # MathJax typesets after the page loads
+    rendered = page.eval_on_selector_all("article mjx-container", "nodes => nodes.length")
+    text = page.inner_text("article")
+    page.close()
+    assert rendered >= 3, "formulas not typeset"
+    assert "\\log B" not in text, "a formula is still raw LaTeX"

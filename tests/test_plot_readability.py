@@ -4,12 +4,26 @@ rows, minimum sizes (issue 15)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from closp_lite import plotting
 from closp_lite.physics import sar
 
 NAMES = [f"experiment {i}" for i in range(13)]
+PAGE_WIDTH_IN = 7.8  # the HTML book's text column, about 780 px at the 100 dpi of closp_lite.display
+SMALLEST_PT = 6.5  # smaller text, once a wide figure is scaled down to the column, is hard to read
+
+
+def smallest_text_on_the_page(fig: Figure) -> float:
+    """The smallest text of ``fig`` in points as the book shows it: cropped, then scaled to the text column."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    scale = min(1.0, PAGE_WIDTH_IN / fig.get_tightbbox(renderer).width)
+    return scale * min(t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip())
 
 
 def test_thirteen_ndcg_curves_are_all_distinct_and_the_legend_is_outside() -> None:
@@ -47,3 +61,35 @@ def test_similarity_heatmap_has_a_minimum_size() -> None:
     fig = plotting.plot_similarity(np.eye(3), ["a", "b", "c"], ["a", "b", "c"])
     width, height = fig.get_size_inches()
     assert width >= 6.5 and height >= 5.0
+
+
+def test_similarity_heatmap_cuts_long_captions_so_the_heatmap_keeps_its_size() -> None:
+    caption = "built. crops. flooded area. flooded vegetation. grass. trees. water"
+    fig = plotting.plot_similarity(np.eye(2), None, [caption, "water"])
+    fig.canvas.draw()  # layout done: the tick labels have their final size
+    heatmap = fig.axes[0]
+    labels = [label.get_text() for label in heatmap.get_xticklabels()]
+    assert labels[1] == "water" and labels[0].endswith("...") and len(labels[0]) <= 30
+    assert heatmap.get_position().height > 0.4  # of the figure: the matrix, not its labels, fills it
+
+
+def _wide_figure(name: str) -> Figure:
+    rng = np.random.default_rng(0)
+    if name == "geography":
+        return plotting.plot_geography()
+    if name == "grouped bars":
+        kinds = ["presence", "dominant", "counting", "position", "comparison", "crisis", "overall"]
+        schedules = ["question-only", "sar", "direct", "progressive", "answer prior"]
+        return plotting.plot_grouped_bars({s: {k: (0.5, 0.1) for k in kinds} for s in schedules}, "accuracy", "VQA")
+    if name == "decoding":
+        return plotting.plot_decoding([{"candidates": [("inundated", 0.04)] * 5} for _ in range(16)])
+    if name == "captioned":
+        sample = {"key": "sim_benv2s1_s1_000007", "modality": "s1", "image": rng.normal(-12, 3, (2, 32, 32))}
+        caption = "a radar image of cropland and forest; the forest gives a grainy medium return " * 3
+        return plotting.plot_captioned([sample] * 2, [{"reference": caption, "greedy": caption}] * 2)
+    return plotting.plot_composites_and_indices(rng.integers(0, 3000, (12, 40, 40)).astype(np.float32))
+
+
+@pytest.mark.parametrize("name", ["geography", "grouped bars", "decoding", "captioned", "composites"])
+def test_wide_figures_keep_readable_text_at_the_page_width(name: str) -> None:
+    assert smallest_text_on_the_page(_wide_figure(name)) >= SMALLEST_PT

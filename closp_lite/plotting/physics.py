@@ -77,16 +77,17 @@ def plot_composites_and_indices(
     scale -1..1 (brown low, green high).
     """
     panels = 2 + len(indices)
-    fig = Figure(figsize=(2.8 * panels, 3.2), layout="constrained")
+    # about the page width: a wider figure is scaled down to the text column, and its titles with it
+    fig = Figure(figsize=(1.9 * panels + 0.6, 2.9), layout="constrained")
     axes = fig.subplots(1, panels)
     axes[0].imshow(optical.true_colour(image, limits=optical.TRUE_COLOUR_LIMITS))
-    axes[0].set_title("true colour (B4, B3, B2), reflectance 0-0.3", fontsize=9)
+    axes[0].set_title("true colour (B4, B3, B2)\nreflectance 0-0.3", fontsize=10)
     axes[1].imshow(optical.false_colour(image))
-    axes[1].set_title("false colour (B8, B4, B3)", fontsize=9)
+    axes[1].set_title("false colour\n(B8, B4, B3)", fontsize=10)
     mappable = None
     for ax, name in zip(axes[2:], indices, strict=True):
         mappable = ax.imshow(optical.spectral_index(image, name), cmap="BrBG", vmin=-1, vmax=1)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=10)
     for ax in axes:
         ax.set_axis_off()
     if mappable is not None:
@@ -121,7 +122,7 @@ def plot_db_histograms(
         ax.set_xlabel(f"{pol} backscatter (dB)")
         ax.set_title(pol)
     axes[0].set_ylabel("density")
-    axes[-1].legend(fontsize=7)
+    axes[-1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return fig

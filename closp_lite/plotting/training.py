@@ -7,12 +7,17 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 __all__: list[str] = ["live_loss_curves", "plot_loss_curves", "plot_similarity"]
+
+# Tick labels longer than this are cut (whole words, "..."): full captions as rotated labels took
+# most of the figure and left the heatmap a few pixels wide.
+TICK_LABEL_CHARS = 30
 
 
 def plot_loss_curves(log: Sequence[Mapping[str, float]], title: str | None = None) -> Figure:
@@ -95,9 +100,13 @@ def plot_similarity(
     image = ax.imshow(similarity, cmap="viridis")
     fig.colorbar(image, ax=ax, label="cosine similarity")
     if row_labels is not None:
-        ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+        ax.set_yticks(range(len(row_labels)), _tick_labels(row_labels), fontsize=8)
     if col_labels is not None:
-        ax.set_xticks(range(len(col_labels)), col_labels, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(range(len(col_labels)), _tick_labels(col_labels), rotation=60, ha="right", fontsize=8)
     ax.set(xlabel="captions", ylabel="images", title=title)
     fig.tight_layout()
     return fig
+
+
+def _tick_labels(labels: Sequence[str]) -> list[str]:
+    return [textwrap.shorten(str(label), TICK_LABEL_CHARS, placeholder=" ...") for label in labels]
