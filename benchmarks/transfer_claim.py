@@ -39,6 +39,7 @@ from closp_lite.config import data_dir
 from closp_lite.experiments import corpus_samples, evaluate_index, run_encoders
 from closp_lite.index import embed_dataset
 from closp_lite.models.closp import ModelConfig
+from closp_lite.simulate import GENERATOR_VERSION
 from closp_lite.training import TrainConfig, corpus_splits, steps_per_epoch, train
 
 TEXT_LR = 1e-4  # 5x the library default: a handful of steps must be able to move the text vectors at all
@@ -141,10 +142,11 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     if args.no_write:
         return
-    payload = {"mode": args.mode, "planned_runs": len(plan), "finished_runs": len(runs), "text_lr": TEXT_LR, "epochs_unified": EPOCHS, "batch_size": BATCH_SIZE, "summary": summary, "runs": runs, "load_average": load_average(),
+    payload = {"mode": args.mode, "generator_version": GENERATOR_VERSION, "seeds": sorted({r["seed"] for r in runs}), "planned_runs": len(plan), "finished_runs": len(runs), "text_lr": TEXT_LR, "epochs_unified": EPOCHS, "batch_size": BATCH_SIZE, "summary": summary, "runs": runs, "load_average": load_average(),
                "note": "simulated corpus; both arms fine-tune the text tower; same optimiser steps per pair"}  # fmt: skip
     write_result("transfer_claim", payload)
     lines = ["# Transfer claim: S1 nDCG@10, unified vs SAR-only, trainable text tower (simulated)", "",
+             f"Simulator generator {GENERATOR_VERSION}; {len(runs)} of {len(plan)} planned runs; seeds {sorted({r['seed'] for r in runs})}.", "",
              "| S1 share of training set | S1 images | unified | SAR-only | difference (mean +- sd over seeds) |", "|---|---|---|---|---|"]  # fmt: skip
     for fraction, row in summary.items():
         lines.append(f"| {float(fraction):.0%} | {row['s1_train_images']} | {row['unified ndcg@10']} | {row['sar-only ndcg@10']} | "

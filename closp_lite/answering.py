@@ -18,15 +18,18 @@ import torch
 
 from closp_lite.config import DEFAULT_SEED, get_mode, head_settings, seed_everything
 from closp_lite.finetune import (
+    HEAD_ARCH,
     RunFolder,
     Stage,
     init_tower,
     load_head,
     load_images,
     schedule_modalities,
+    schedule_start,
     task_keys,
     train_stages,
 )
+from closp_lite.models.image import Arch
 from closp_lite.models.vqa import VQAConfig, VQAModel
 from closp_lite.vqa_data import answer_prior, read_vqa
 
@@ -58,40 +61,59 @@ def _inputs(data: str | Path, rows: pd.DataFrame, image_size: int, progress: boo
 def train_vqa(
     data: str | Path, out: str | Path, schedule: str = "sar", init: str | Path | None = None, question_only: bool = False,
     mode: str | None = None, seed: int = DEFAULT_SEED, epochs: int | None = None, resume: bool = False, overwrite: bool = False,
-    progress: bool = True,
+    progress: bool = True, arch: Arch = HEAD_ARCH,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train a VQA model with ``schedule`` on ``data``'s ``vqa.parquet`` into the run folder ``out``; return the log (chapter 9).
 
-    ``question_only`` trains the question-only baseline (no image tower); ``init`` as in
+    ``question_only`` trains the question-only baseline (no image tower); ``init`` and ``arch`` as in
     :func:`closp_lite.captioning.train_captioner`.
     """
     modalities = schedule_modalities(schedule)
-    if schedule == "direct" and init is None and not question_only:
-        raise ValueError("the direct schedule starts from a pretrained tower: pass --init RUN (a `closp-lite train` run folder) or a weight file")
+    start = None if question_only else schedule_start(schedule, init)
     scale = head_settings(mode)
     seed_everything(seed)
     answers = sorted(read_vqa(data)["answer"].unique())
-    config = VQAConfig(answers, sorted(set(modalities)), use_image=not question_only)
+    config = VQAConfig(answers, sorted(set(modalities)), arch=arch, use_image=not question_only)
     n_epochs = epochs or scale.epochs
-    settings = {"task": "vqa", "schedule": schedule, "init": str(init) if init else None, "data": str(data), "mode": get_mode(mode),
+    settings = {"task": "vqa", "schedule": schedule, "init": str(start) if start else None, "data": str(data), "mode": get_mode(mode),
                 "seed": seed, "epochs": n_epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
     with RunFolder(out, settings, resume=resume, overwrite=overwrite) as run:
         model = VQAModel(config)
-        if init is not None and model.encoder is not None:
-            init_tower(model.encoder.tower("s1"), init)
+        if start is not None and model.encoder is not None:
+            init_tower(model.encoder.tower(modalities[0]), start, modalities[0])
         stages = []
         for modality in modalities:
             rows = _questions(data, modality, "train", mode, seed)
             images, which, questions = _inputs(data, rows, scale.image_size, progress)
             targets = torch.tensor([answers.index(a) for a in rows["answer"]])
-            stages.append(Stage(f"{modality} questions", len(rows), _loss(model, modality, images, which, questions, targets), n_epochs))
+            # A batch is a set of patches with all their questions: each patch passes the tower once a step.
+            # As many patches as make about batch_size questions keep the optimiser steps of one question a row.
+            patches_per_step = max(2, round(scale.batch_size * len(images) / len(rows)))
+            loss = _loss(model, modality, images, which, questions, targets)
+            stages.append(Stage(f"{modality} questions", len(images), loss, n_epochs, batch_size=patches_per_step))
         if schedule == "progressive" and model.encoder is not None:
             stages[1].on_start = model.encoder.carry_over
         return train_stages(model, stages, run, scale.batch_size, seed=seed, progress=progress)
 
 
+def questions_of(which: torch.Tensor, chosen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows about the images ``chosen`` and, for each, the position of its image in ``chosen`` (chapter 9).
+
+    ``which`` gives the image index of every question row; returns (rows, positions) so that
+    ``model(images[chosen], modality, questions[rows], positions)`` answers all those questions.
+    """
+    position = torch.full((int(which.max()) + 1,), -1, dtype=torch.long)
+    position[chosen] = torch.arange(len(chosen))
+    rows = torch.nonzero(position[which] >= 0).flatten()
+    return rows, position[which[rows]]
+
+
 def _loss(model: VQAModel, modality: str, images: torch.Tensor, which: torch.Tensor, questions: torch.Tensor, targets: torch.Tensor) -> Any:
-    return lambda idx: torch.nn.functional.cross_entropy(model(images[which[idx]], modality, questions[idx]), targets[idx])
+    def loss(chosen: torch.Tensor) -> torch.Tensor:
+        rows, positions = questions_of(which, chosen)
+        return torch.nn.functional.cross_entropy(model(images[chosen], modality, questions[rows], positions), targets[rows])
+
+    return loss
 
 
 def load_vqa(run: str | Path) -> tuple[VQAModel, dict[str, Any]]:
@@ -123,12 +145,19 @@ def ask(run: str | Path, data: str | Path, key: str, question: str, top: int = 3
 
 
 @torch.no_grad()
-def predict(model: VQAModel, settings: dict[str, Any], data: str | Path, rows: pd.DataFrame, batch_size: int = 256) -> list[str]:
-    """The model's answer to every row (key, question) of a question table of one modality (chapter 9)."""
+def predict(model: VQAModel, settings: dict[str, Any], data: str | Path, rows: pd.DataFrame, batch_size: int = 64) -> list[str]:
+    """The model's answer to every row (key, question) of a question table of one modality (chapter 9).
+
+    Patches are encoded ``batch_size`` at a time, each once for all its questions.
+    """
     images, which, questions = _inputs(data, rows, settings["image_size"], progress=False)
     modality = str(rows["modality"].iloc[0])
-    picks = [model(images[which[i : i + batch_size]], modality, questions[i : i + batch_size]).argmax(-1) for i in range(0, len(rows), batch_size)]
-    return [settings["model"]["answers"][int(i)] for i in torch.cat(picks)]
+    picks = torch.empty(len(rows), dtype=torch.long)
+    for start in range(0, len(images), batch_size):
+        chosen = torch.arange(start, min(start + batch_size, len(images)))
+        found, positions = questions_of(which, chosen)
+        picks[found] = model(images[chosen], modality, questions[found], positions).argmax(-1)
+    return [settings["model"]["answers"][int(i)] for i in picks]
 
 
 def evaluate_vqa(run: str | Path, data: str | Path | None = None, split: str = "test") -> dict[str, Any]:

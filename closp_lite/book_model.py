@@ -79,21 +79,35 @@ def cached_run(
     """The run folder of ``config`` (default: :func:`default_config`), training it first if it is not cached (chapter 5).
 
     ``on_epoch`` receives the log rows after every epoch of a fresh training (live curves); a
-    cached run is returned at once, and its curves are read from ``log.csv``.
+    cached run is returned at once, and its curves are read from ``log.csv``. The run's
+    ``calibration.json`` (the ``calibrate`` remedy of :mod:`closp_lite.fusion`, fitted on the
+    validation hold-out) is written after training, so :func:`closp_lite.experiments.run_encoders`
+    loads it with the model.
     """
     from closp_lite.training import train
 
     config = config or default_config()
     folder = run_folder(config)
     if (folder / DONE_FILE).is_file():
+        _calibrate(folder, config)  # runs cached before the calibrated remedy existed
         return folder
     if folder.exists():  # an interrupted training: start again rather than trust a partial folder
         shutil.rmtree(folder)
     result = train(config, folder, progress=progress, on_epoch=on_epoch)
+    _calibrate(folder, config)
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "steps": result.steps,
                "seconds": round(result.seconds, 1), "config": config.to_dict()}  # fmt: skip
     (folder / DONE_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return folder
+
+
+def _calibrate(folder: Path, config: TrainConfig) -> None:
+    """Fit the ``calibrate`` remedy of a trained run on its validation hold-out, once (chapter 6)."""
+    from closp_lite.experiments import CALIBRATION_FILE, run_encoders, validation_calibration
+
+    if not (folder / CALIBRATION_FILE).is_file():
+        calibration = validation_calibration(run_encoders(folder), config.data or "", config.seed)
+        (folder / CALIBRATION_FILE).write_text(json.dumps(calibration.to_dict(), indent=2) + "\n")
 
 
 def is_cached(config: TrainConfig | None = None) -> bool:

@@ -19,12 +19,14 @@ import torch
 from closp_lite.captions.metrics import caption_scores, optical_word_audit
 from closp_lite.config import DEFAULT_SEED, get_mode, head_settings, seed_everything
 from closp_lite.finetune import (
+    HEAD_ARCH,
     RunFolder,
     Stage,
     init_tower,
     load_head,
     load_images,
     schedule_modalities,
+    schedule_start,
     task_captions,
     task_keys,
     train_stages,
@@ -36,6 +38,7 @@ from closp_lite.models.captioner import (
     encode_captions,
     tokenize,
 )
+from closp_lite.models.image import Arch
 
 MAX_LEN_CAP = 128
 
@@ -43,32 +46,33 @@ MAX_LEN_CAP = 128
 def train_captioner(
     data: str | Path, out: str | Path, schedule: str = "sar", init: str | Path | None = None, mode: str | None = None,
     seed: int = DEFAULT_SEED, epochs: int | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
+    arch: Arch = HEAD_ARCH,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Train a captioner with ``schedule`` on the corpus ``data`` into the run folder ``out``; return the log (chapter 9).
 
-    ``init`` (needed by ``direct``) is a CLOSP run folder whose S1 tower starts the captioner's,
-    or a weight file / torchgeo enum name for the tower's backbone.
+    ``direct`` and ``progressive`` start their first tower from ImageNet (:func:`closp_lite.finetune.schedule_start`);
+    ``init`` replaces that start by a CLOSP run folder's tower, a weight file or a torchgeo enum name.
 
     Raises:
-        ValueError: for ``direct`` without ``init``, an unknown schedule or an occupied run folder.
+        ValueError: for ``init`` with ``sar``, an unknown schedule, an ImageNet start for another
+            ``arch`` than EfficientNet-Lite0, or an occupied run folder.
     """
     modalities = schedule_modalities(schedule)
-    if schedule == "direct" and init is None:
-        raise ValueError("the direct schedule starts from a pretrained tower: pass --init RUN (a `closp-lite train` run folder) or a weight file")
+    start = schedule_start(schedule, init)
     scale = head_settings(mode)
     seed_everything(seed)
     captions = task_captions(data)
     keys = {m: task_keys(data, m, "train", mode, seed) for m in modalities}
     lengths = [len(tokenize(captions[k])) + 2 for m in modalities for k in keys[m]]
     vocab = Vocabulary.build(captions[k] for m in modalities for k in keys[m])
-    config = CaptionerConfig(vocab.words, sorted(set(modalities)), max_len=min(max(lengths), MAX_LEN_CAP))
+    config = CaptionerConfig(vocab.words, sorted(set(modalities)), arch=arch, max_len=min(max(lengths), MAX_LEN_CAP))
     n_epochs = epochs or scale.epochs
-    settings = {"task": "captioner", "schedule": schedule, "init": str(init) if init else None, "data": str(data), "mode": get_mode(mode),
+    settings = {"task": "captioner", "schedule": schedule, "init": str(start) if start else None, "data": str(data), "mode": get_mode(mode),
                 "seed": seed, "epochs": n_epochs, "image_size": scale.image_size, "model": config.to_dict()}  # fmt: skip
     with RunFolder(out, settings, resume=resume, overwrite=overwrite) as run:
         model = Captioner(config)
-        if init is not None:
-            init_tower(model.encoder.tower("s1"), init)
+        if start is not None:
+            init_tower(model.encoder.tower(modalities[0]), start, modalities[0])
         stages = []
         for modality in modalities:
             images = load_images(data, keys[modality], scale.image_size, progress)

@@ -46,6 +46,8 @@ class ScaleSettings:
     n_s2: int | None  # S2 patches in the simulated corpus used by the chapters
     epochs: int
     batch_size: int
+    # DataLoader worker processes. 0 in tiny and sample mode: Binder has 2 cores and 2 GB, and
+    # every forked worker holds its own copy of the process's memory (chapter 10).
     num_workers: int
     embed_batch_size: int
     transfer_steps: int  # optimiser steps of each stage of a transfer schedule (chapter 8)
@@ -53,6 +55,8 @@ class ScaleSettings:
     # None: validate on held-out training keys; a fraction: validate on that share of the test split
     # (the published 20/80 splits; upstream validated on 0.2 % of the corpus split).
     corpus_val_fraction: float | None = None
+    # Train through Lightning Fabric (DDP, precision, gradient cache; chapter 10) instead of chapter 5's own loop.
+    fabric: bool = False
 
 
 _SETTINGS: dict[str, ScaleSettings] = {
@@ -63,7 +67,8 @@ _SETTINGS: dict[str, ScaleSettings] = {
         transfer_steps=12, transfer_input_size=48,
     ),
     "full": ScaleSettings("full", n_s1=None, n_s2=None, epochs=30, batch_size=64, num_workers=8, embed_batch_size=512,
-                          transfer_steps=3000, transfer_input_size=None, corpus_val_fraction=0.002),
+                          transfer_steps=3000, transfer_input_size=None, corpus_val_fraction=0.002,
+                          fabric=True),
 }
 
 

@@ -81,8 +81,10 @@ def context(device: torch.device | None = None) -> Context:
         raise ValueError(f"RANK={rank} and WORLD_SIZE={world} do not fit: need 0 <= RANK < WORLD_SIZE")
     ctx = Context(rank, world, _env_int("LOCAL_RANK", rank))
     if ctx.distributed:
-        backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, rank=rank, world_size=world)
+        cuda = device is not None and device.type == "cuda"
+        if cuda:
+            torch.cuda.set_device(ctx.local_rank)  # one GPU per process, before NCCL picks one
+        dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
     return ctx
 
 

@@ -105,7 +105,7 @@ def embed_sharded(
     split: str | None = "test",
     shard_size: int = DEFAULT_SHARD_SIZE,
     batch_size: int | None = None,
-    workers: int = 0,
+    workers: int | None = None,
     spec: IndexSpec | None = None,
     stop_after_shards: int | None = None,
     progress: bool = True,
@@ -119,7 +119,7 @@ def embed_sharded(
         split: ``test`` (the searched 80 %), ``train`` or ``None`` (every patch).
         shard_size: patches per shard; a resume loses at most one shard of work.
         batch_size: images per forward pass (default: the mode's ``embed_batch_size``).
-        workers: DataLoader processes reading patches ahead (0: read in this process).
+        workers: DataLoader processes reading patches ahead (0: read in this process; default: the mode's ``num_workers``).
         spec: which FAISS index to build (default: exact up to 50,000 vectors, IVF above).
         stop_after_shards: stop (return ``None``) after writing this many new shards (simulates an interruption).
         progress: show progress bars.
@@ -138,13 +138,14 @@ def embed_sharded(
             "keys_sha256": keys_digest(keys), "n": len(keys), "shard_size": shard_size}  # fmt: skip
     job = ShardedEmbedding(out, plan)
     batch = batch_size or settings().embed_batch_size
+    workers = settings().num_workers if workers is None else workers
     written = 0
     for number, rows in enumerate(tqdm(ranges, desc="shards", unit="shard", disable=not progress)):
         if job.done(number):
             continue
         if stop_after_shards is not None and written >= stop_after_shards:
             return None
-        part = embed_dataset(encoders.image, _loader(dataset, rows, workers), batch, total=len(rows))
+        part = embed_dataset(encoders.image, _loader(dataset, rows, workers), batch, total=len(rows), progress=progress)
         job.write(number, part)
         written += 1
     embeddings = job.merge(len(ranges))

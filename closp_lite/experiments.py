@@ -12,6 +12,7 @@ S1-only, S2-only and mixed corpus.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 
 from closp_lite import evaluation
 from closp_lite.config import DEFAULT_SEED, ScaleSettings, seed_everything, settings
-from closp_lite.fusion import DEFAULT_REMEDY, fused_scores, needs_anchors
+from closp_lite.fusion import DEFAULT_REMEDY, Calibration, fit_calibration, fused_scores, needs_anchors
 from closp_lite.index import EmbeddingIndex, SearchHits, embed_dataset
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
     from closp_lite.models.closp import CLOSP
 
 CURVE_KS: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000)
+CALIBRATION_FILE = "calibration.json"
 
 __all__ = [
+    "CALIBRATION_FILE",
     "CURVE_KS",
     "Encoders",
     "check_index",
@@ -50,6 +53,7 @@ __all__ = [
     "run_experiments",
     "search_text",
     "untrained_encoders",
+    "validation_calibration",
 ]
 
 
@@ -61,6 +65,7 @@ class Encoders:
     text: Callable[[Sequence[str]], torch.Tensor]
     name: str = "model"
     fingerprint: str = ""  # identifies the weights (e.g. the sha256 of model.pt), stored with an index
+    calibration: Calibration | None = None  # of the ``calibrate`` remedy, fitted for these weights (validation_calibration)
 
 
 def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", pooling: str = "cls") -> Encoders:
@@ -91,13 +96,20 @@ def untrained_encoders(seed: int = DEFAULT_SEED, arch: str = "small_cnn", poolin
 def run_encoders(run_dir: str | Path) -> Encoders:
     """The trained model of a run folder written by ``closp-lite train`` (chapter 6).
 
+    Its ``calibration`` is read from the folder's ``calibration.json`` when there is one
+    (:func:`closp_lite.book_model.cached_run` writes it).
+
     Raises:
         FileNotFoundError: if the folder holds no saved model.
     """
     from closp_lite.data.checksum import sha256_of
     from closp_lite.models.closp import CLOSP, WEIGHTS_FILE
 
-    return model_encoders(CLOSP.load(run_dir).eval(), Path(run_dir).name, sha256_of(Path(run_dir) / WEIGHTS_FILE))
+    encoders = model_encoders(CLOSP.load(run_dir).eval(), Path(run_dir).name, sha256_of(Path(run_dir) / WEIGHTS_FILE))
+    saved = Path(run_dir) / CALIBRATION_FILE
+    if saved.is_file():
+        encoders.calibration = Calibration.from_dict(json.loads(saved.read_text()))
+    return encoders
 
 
 def model_encoders(model: CLOSP, name: str = "model", fingerprint: str = "") -> Encoders:
@@ -203,17 +215,47 @@ def _text_vectors(encoders: Encoders, texts: Sequence[str]) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def query_scores(index: EmbeddingIndex, encoders: Encoders, texts: Sequence[str], remedy: str = DEFAULT_REMEDY) -> np.ndarray:
+def query_scores(
+    index: EmbeddingIndex, encoders: Encoders, texts: Sequence[str], remedy: str = DEFAULT_REMEDY, calibration: Calibration | None = None
+) -> np.ndarray:
     """The ``(texts, N)`` scores of query texts against an index after a modality-gap remedy (chapter 6).
 
     ``remedy`` is one of :data:`closp_lite.fusion.REMEDIES`; ``anchor`` calibrates each modality
-    with the captions of every label of the vocabulary as anchor texts.
+    with the captions of every label of the vocabulary as anchor texts; ``probability`` and
+    ``calibrate`` use ``calibration``, else the encoders' own (:func:`validation_calibration`).
     """
     from closp_lite.captions import closp_text
     from closp_lite.labels import VOCABULARY
 
     anchors = _text_vectors(encoders, [closp_text([label]) for label in VOCABULARY]) if needs_anchors(remedy) else None
-    return fused_scores(_text_vectors(encoders, texts), index.vectors, index.modalities, remedy, anchors)
+    calibration = calibration if calibration is not None else encoders.calibration
+    return fused_scores(_text_vectors(encoders, texts), index.vectors, index.modalities, remedy, anchors, calibration)
+
+
+def validation_calibration(encoders: Encoders, root: str | Path, seed: int = DEFAULT_SEED) -> Calibration:
+    """Fit the ``calibrate`` remedy of a model on the validation hold-out of the corpus in ``root`` (chapter 6).
+
+    The validation images (the seeded hold-out of the ``train`` split that training never
+    learns from, :meth:`~closp_lite.data.module.CrisisLandMarkDataModule.train_val`) are embedded
+    and scored against a query set built from the ``train`` split's labels
+    (:func:`closp_lite.queries.build_queries`); a pair is relevant when its grade is above 0.
+    The searched ``test`` split is never looked at.
+    """
+    import tempfile
+
+    from closp_lite.data.module import CrisisLandMarkDataModule, held_out
+    from closp_lite.queries import build_queries
+
+    data = CrisisLandMarkDataModule(root, seed=seed)
+    keys = [k for m in sorted(set(data.select(split="train")["modality"])) for k in held_out(data.keys("train", m), data.val_fraction, seed)[1]]
+    samples = data.dataset("train", keys=keys)
+    index = embed_dataset(encoders.image, (samples[i] for i in range(len(samples))), settings().embed_batch_size)
+    with tempfile.TemporaryDirectory(prefix="closp-calibration-") as folder:
+        build_queries(root, folder, split="train")
+        queries, qrels = load_queries(folder, "train")
+    raw = query_scores(index, encoders, [str(q["text"]) for q in queries], "none")
+    relevant = np.array([[qrels.get(str(q["id"]), {}).get(key, 0) > 0 for key in index.keys] for q in queries])
+    return fit_calibration(raw, relevant, index.modalities)
 
 
 def evaluate_index(
@@ -226,15 +268,16 @@ def evaluate_index(
     curve_ks: Sequence[int] = CURVE_KS,
     groups: Mapping[str, Sequence[str]] | None = None,
     remedy: str = DEFAULT_REMEDY,
+    calibration: Calibration | None = None,
 ) -> dict[str, Any]:
     """Metrics per corpus (S1, S2, mixed) and the nDCG@k curve of the mixed corpus (chapter 6).
 
     ``groups`` (e.g. query kind -> query ids) adds ``by_group``: the metrics per corpus of each
     group of queries on its own. ``remedy`` (:mod:`closp_lite.fusion`) makes S1 and S2 scores
-    comparable in the mixed corpus; ``"none"`` ranks by raw cosine.
+    comparable in the mixed corpus (``calibrate`` needs ``calibration``); ``"none"`` ranks by raw cosine.
     """
     ids = [str(q["id"]) for q in queries]
-    scores = query_scores(index, encoders, [str(q["text"]) for q in queries], remedy)
+    scores = query_scores(index, encoders, [str(q["text"]) for q in queries], remedy, calibration)
     modalities = [str(m) for m in index.modalities]
     metrics = evaluation.evaluate_corpora(scores, ids, index.keys, modalities, qrels, ndcg_k, gain=gain)
     curve = evaluation.ndcg_curve(scores, ids, index.keys, qrels, [k for k in curve_ks if k <= len(index)] or [1], gain)
@@ -259,23 +302,30 @@ def evaluate_encoders(
     ndcg_k: int = evaluation.DEFAULT_NDCG_K,
     groups: Mapping[str, Sequence[str]] | None = None,
     remedy: str = DEFAULT_REMEDY,
+    calibration: Calibration | None = None,
 ) -> dict[str, Any]:
     """Embed the searched corpus (``test`` split) of ``root`` and evaluate, optionally per query group (chapter 6)."""
-    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k, groups=groups, remedy=remedy)
+    return evaluate_index(embed_corpus(encoders, root), encoders, queries, qrels, ndcg_k, groups=groups, remedy=remedy, calibration=calibration)
 
 
 def search_text(
-    encoders: Encoders, index: EmbeddingIndex, text: str, k: int = 12, modality: str = "all", remedy: str = DEFAULT_REMEDY
+    encoders: Encoders,
+    index: EmbeddingIndex,
+    text: str,
+    k: int = 12,
+    modality: str = "all",
+    remedy: str = DEFAULT_REMEDY,
+    calibration: Calibration | None = None,
 ) -> list[dict[str, Any]]:
     """The top ``k`` images for a free-text query: rank, key, modality, score, cosine, labels (chapter 6).
 
     ``score`` is what the ranking used (after the modality-gap ``remedy``, :mod:`closp_lite.fusion`);
-    ``cosine`` is the raw similarity of the image and the query.
+    ``cosine`` is the raw similarity of the image and the query; ``calibrate`` needs ``calibration``.
     """
     if not text.strip():
         raise ValueError("the query text is empty: type what you are looking for, e.g. 'flooded fields near a river'")
     query = _text_vectors(encoders, [text])
-    hits: SearchHits = index.search(query, k, modality) if remedy == "none" else index.search_scores(query_scores(index, encoders, [text], remedy), k, modality)
+    hits: SearchHits = index.search(query, k, modality) if remedy == "none" else index.search_scores(query_scores(index, encoders, [text], remedy, calibration), k, modality)
     cosines = query[0] @ np.asarray(index.vectors[hits.indices[0]], dtype=np.float32).T
     return [
         {"rank": rank, "key": index.keys[i], "modality": str(index.modalities[i]), "score": float(s), "cosine": float(c), "labels": index.labels[i]}

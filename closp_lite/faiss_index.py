@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,6 +74,7 @@ class IndexSpec:
     hnsw_m: int = 32
     ef_search: int = DEFAULT_EF_SEARCH
     seed: int = DEFAULT_SEED
+    ef_construction: int = 40  # HNSW: candidates kept while linking a new vector (FAISS's default); more = better graph, slower build
 
     def resolved(self, n: int) -> IndexSpec:
         """The spec with ``auto`` and ``nlist`` decided for ``n`` vectors."""
@@ -83,7 +84,7 @@ class IndexSpec:
         # About sqrt(N) cells (1024 for the 647k corpus): more cells search faster but k-means
         # training grows with them, and 2 cores train 1024 cells in seconds.
         nlist = self.nlist or min(4096, 2 ** max(4, round(math.log2(math.sqrt(max(n, 1))))))
-        return IndexSpec(kind, min(nlist, max(1, n // 39)), self.nprobe, self.hnsw_m, self.ef_search, self.seed)
+        return replace(self, kind=kind, nlist=min(nlist, max(1, n // 39)))
 
     def factory(self, dim: int) -> Any:
         """An empty FAISS index of this kind for ``dim``-dimensional vectors."""
@@ -94,7 +95,9 @@ class IndexSpec:
         if self.kind == "ivf":
             return faiss.index_factory(dim, f"IVF{self.nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
         if self.kind == "hnsw":
-            return faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.ef_construction
+            return index
         raise ValueError(f"resolve the spec first: kind {self.kind!r}")
 
 

@@ -3,12 +3,16 @@
 SAR-TEXT trains its captioner and its question-answering model *progressively*: natural images,
 then optical remote sensing, then SAR. This module holds what both heads share:
 
-* **schedules** (:data:`SCHEDULES`): ``sar`` (the S1 tower from scratch, SAR data only),
-  ``direct`` (a pretrained tower, then SAR) and ``progressive`` (optical S2 data first, then SAR:
-  the S2 tower's weights are carried into the S1 tower, see :func:`transplant`, and the language
-  side - decoder or answer classifier - carries on as it is);
+* **schedules** (:data:`SCHEDULES`), the stages of chapter 8's transfer schedules
+  (:data:`SCHEDULE_STAGES`, :mod:`closp_lite.transfer`): ``sar`` (the S1 tower from scratch, SAR
+  data only), ``direct`` (natural -> SAR: the ImageNet EfficientNet-Lite0 tower of
+  :mod:`closp_lite.models.efficientnet`, stem extended to VV/VH, then SAR) and ``progressive``
+  (natural -> optical -> SAR: the ImageNet tower with a 13-band stem learns S2 data first; its
+  weights are then carried into the S1 tower, see :func:`transplant`, and the language side -
+  decoder or answer classifier - carries on as it is). Every schedule uses the same tower
+  architecture (:data:`HEAD_ARCH`), so the schedules differ only in where training starts;
 * **splits** (:func:`task_splits`): a patch the retrieval model trained on never lands in the test
-  split, so a tower taken from a CLOSP run (``direct``) has not seen the test images;
+  split, so a tower taken from a CLOSP run (``--init``) has not seen the test images;
 * **run folders** (:class:`RunFolder`): ``config.json``, ``model.pt``, ``log.json`` and a checkpoint
   after every epoch, so an interrupted run resumes where it stopped (:func:`train_stages`).
 """
@@ -29,9 +33,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from closp_lite.config import DEFAULT_SEED, head_settings
-from closp_lite.models.image import ImageTower, init_from
+from closp_lite.models.image import IMAGENET, Arch, ImageTower, init_from
 
-SCHEDULES: tuple[str, ...] = ("sar", "direct", "progressive")
+SCHEDULE_STAGES: dict[str, str] = {"sar": "sar", "direct": "natural,sar", "progressive": "natural,optical,sar"}
+"""Head schedule -> its stages, as :data:`closp_lite.transfer.SCHEDULES` names them (chapters 8 and 9)."""
+SCHEDULES: tuple[str, ...] = tuple(SCHEDULE_STAGES)
+HEAD_ARCH: Arch = "efficientnet_lite0"
+"""Image tower of the heads: the one architecture with a natural-image (ImageNet) start offline."""
 TASK_STYLES: dict[str, str] = {"s1": "sar-rewrite", "s2": "segmentation"}
 """Caption style each modality learns: rewritten radar descriptions for S1, class-map captions for S2."""
 
@@ -41,11 +49,33 @@ HELD_OUT: dict[str, float] = {"val": 0.1, "test": 0.4}
 CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, LOG_FILE = "config.json", "model.pt", "checkpoint.pt", "log.json"
 
 
-def schedule_modalities(schedule: str) -> list[str]:
-    """Return the modality of each stage of a schedule (chapter 9): SAR last, optical first when progressive."""
+def _stages(schedule: str) -> tuple[str, ...]:
+    from closp_lite.transfer import parse_schedule
+
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
-    return ["s2", "s1"] if schedule == "progressive" else ["s1"]
+    return parse_schedule(SCHEDULE_STAGES[schedule])
+
+
+def schedule_modalities(schedule: str) -> list[str]:
+    """Return the modality of each trained stage of a schedule (chapter 9): SAR last, optical first when progressive."""
+    from closp_lite.transfer import STAGE_MODALITY
+
+    return [STAGE_MODALITY[stage] for stage in _stages(schedule) if stage != "natural"]
+
+
+def schedule_start(schedule: str, init: str | Path | None = None) -> str | Path | None:
+    """Weights the first trained tower of ``schedule`` starts from: ``init``, else ImageNet after a natural stage (chapter 9).
+
+    ``None`` means random weights (the ``sar`` schedule).
+
+    Raises:
+        ValueError: for ``init`` with the ``sar`` schedule, which trains from scratch by definition.
+    """
+    natural = _stages(schedule)[0] == "natural"
+    if init is not None and not natural:
+        raise ValueError(f"the {schedule!r} schedule trains its tower from scratch: drop --init or choose direct / progressive")
+    return init if init is not None else IMAGENET if natural else None
 
 
 def task_splits(metadata: pd.DataFrame, seed: int = DEFAULT_SEED) -> pd.Series:
@@ -112,7 +142,7 @@ def task_captions(root: str | Path) -> pd.Series:
 
 
 def init_tower(tower: ImageTower, source: str | Path, modality: str = "s1") -> None:
-    """Initialise a tower from a CLOSP run folder's ``modality`` tower, a state-dict file or a torchgeo enum name (chapter 9).
+    """Initialise a tower from a CLOSP run folder's ``modality`` tower, ``"imagenet"``, a state-dict file or a torchgeo enum name (chapter 9).
 
     Raises:
         ValueError: if the run's tower has another architecture or width.
@@ -132,20 +162,23 @@ def init_tower(tower: ImageTower, source: str | Path, modality: str = "s1") -> N
 def transplant(source: nn.Module, target: nn.Module) -> int:
     """Copy every same-named tensor from ``source`` into ``target``; return how many were copied (chapter 9).
 
-    Layers whose input channels differ (the first convolution: 13 S2 bands vs 2 S1 channels) get
-    the source kernel averaged over its input channels, repeated for the target's channels and
-    rescaled so the layer's output keeps its size; normalisation statistics stay the target's own.
+    The first convolution (13 S2 bands in, 2 S1 channels in) is handed over by chapter 8's rule,
+    :func:`closp_lite.models.efficientnet.optical_stem_to_sar`; normalisation statistics stay the
+    target's own; other tensors of different shapes are skipped.
     """
+    from closp_lite.data.bands import N_MODEL_CHANNELS
+    from closp_lite.models.efficientnet import optical_stem_to_sar
+
     own = target.state_dict()
     copied = 0
+    channels = (N_MODEL_CHANNELS["s2"], N_MODEL_CHANNELS["s1"])
     for name, value in source.state_dict().items():
         if name not in own or name.startswith("normalize."):
             continue
         if own[name].shape == value.shape:
             own[name] = value.clone()
-        elif value.ndim == 4 and value.shape[0] == own[name].shape[0] and value.shape[2:] == own[name].shape[2:]:
-            mean = value.mean(dim=1, keepdim=True)
-            own[name] = mean.repeat(1, own[name].shape[1], 1, 1) * value.shape[1] / own[name].shape[1]
+        elif value.ndim == 4 and (value.shape[1], own[name].shape[1]) == channels and value.shape[0] == own[name].shape[0]:
+            own[name] = optical_stem_to_sar(value)
         else:
             continue
         copied += 1
@@ -249,7 +282,10 @@ def load_head(run: str | Path, task: str, build: Callable[[dict[str, Any]], M]) 
 
 @dataclass
 class Stage:
-    """One stage of a schedule: ``n`` training items, a loss of a batch of item indices, an optional start hook."""
+    """One stage of a schedule: ``n`` training items, a loss of a batch of item indices, an optional start hook.
+
+    ``batch_size`` (items per optimiser step) replaces the run's for this stage.
+    """
 
     name: str
     n: int
@@ -257,6 +293,7 @@ class Stage:
     epochs: int
     on_start: Callable[[], None] | None = None
     evaluate: Callable[[], float] | None = None
+    batch_size: int | None = None
 
 
 def train_stages(
@@ -289,9 +326,11 @@ def train_stages(
             order = torch.randperm(stage.n, generator=generator)
             model.train()
             losses = []
-            batches = range(0, stage.n, batch_size)
+            size = stage.batch_size or batch_size
+            # A last batch of one item is dropped: BatchNorm cannot normalise a single 1 x 1 feature map.
+            batches = range(0, stage.n - 1 if stage.n % size == 1 else stage.n, size)
             for i in tqdm(batches, desc=f"{stage.name} epoch {epoch + 1}", unit="batch", disable=not progress):
-                loss = stage.loss(order[i : i + batch_size])
+                loss = stage.loss(order[i : i + size])
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)

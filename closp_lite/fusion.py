@@ -16,25 +16,105 @@ be ranked across modalities; within one modality every remedy except ``centre`` 
   images. Query-independent, so one query's scores do not set their own scale.
 * ``interleave``: rank within each modality and merge by percentile rank, so the top of the merged
   list holds each modality in proportion to its share of the corpus.
+* ``probability`` and ``calibrate`` use a :class:`Calibration`: per modality, a logistic map
+  (Platt scaling) from an image's cosine and its z-score among that modality's images for the
+  query to the probability that it is relevant, fitted (:func:`fit_calibration`) on held-out
+  images whose relevance is known (the validation hold-out of the training split).
+  ``probability`` ranks by that probability (the probability ranking principle; it maximises the
+  expected precision, so it fills the top with the modality whose best matches are the more
+  reliable). ``calibrate`` asks the calibration *how many* images of each modality are relevant
+  (those with a probability above 1/2, R_m) and merges the per-modality rankings
+  like ``interleave`` but in proportion to R_m instead of the modality's size:
+  score 1 - (r + 0.5) / R_m for rank r, so the share of each modality in the
+  top follows the share of the relevant images it holds (all S1 for an S1-only event).
+  ``interleave`` is the same merge with R_m set to the modality's size, the guess of a model
+  that knows nothing about relevance; ``calibrate`` without a calibration (an untrained model,
+  whose scores say nothing) falls back to exactly that.
 
 ``benchmarks/modality_gap.py`` measures them against each other; :data:`DEFAULT_REMEDY` is the
-one it found best and the one ``closp-lite search`` uses unless told otherwise. With the book's
-model only ``interleave`` brought the S1 share of the top 20 to the S1 share of the relevant
-images for land-cover queries while keeping mixed nDCG@10 at 0.9 of the S1/S2 mean; ``zscore``
-came second (with an earlier, weaker model it had been the best).
+one it found best and the one ``closp-lite search`` uses unless told otherwise
+(``benchmarks/results/modality_gap.md`` has the figures of each remedy per query kind).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-REMEDIES: tuple[str, ...] = ("none", "centre", "zscore", "anchor", "interleave")
-DEFAULT_REMEDY = "interleave"  # benchmarks/results/modality_gap.md: the only remedy meeting both figures
+REMEDIES: tuple[str, ...] = ("none", "centre", "zscore", "anchor", "interleave", "probability", "calibrate")
+DEFAULT_REMEDY = "calibrate"  # benchmarks/results/modality_gap.md: share follows relevance in every query family, nDCG kept
 MODALITIES: tuple[str, ...] = ("s1", "s2")
 
-__all__ = ["DEFAULT_REMEDY", "REMEDIES", "fused_scores", "modality_share", "needs_anchors"]
+__all__ = ["DEFAULT_REMEDY", "REMEDIES", "Calibration", "fit_calibration", "fused_scores", "modality_share", "needs_anchors", "needs_calibration"]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-modality Platt maps from (cosine, z-score within the modality) to P(relevant) (chapter 6).
+
+    ``weights[m]`` holds the two coefficients of modality ``m`` and ``intercept[m]`` its bias.
+    """
+
+    weights: Mapping[str, tuple[float, float]]
+    intercept: Mapping[str, float]
+
+    def probabilities(self, raw: np.ndarray, modalities: Sequence[str] | np.ndarray) -> np.ndarray:
+        """The probabilities of relevance of raw cosines ``(queries, N)`` of images of ``modalities``.
+
+        Raises:
+            ValueError: for a modality the calibration was not fitted on.
+        """
+        modality = np.asarray(modalities, dtype=str)
+        raw = np.asarray(raw, dtype=np.float64)
+        out = np.empty_like(raw)
+        for name in np.unique(modality).tolist():
+            rows = np.flatnonzero(modality == name)
+            if name not in self.weights:
+                raise ValueError(f"the calibration has no map for modality {name!r} (fitted on {sorted(self.weights)}): fit it on images of every modality")
+            (a, b), c = self.weights[name], self.intercept[name]
+            out[:, rows] = 1.0 / (1.0 + np.exp(-(a * raw[:, rows] + b * _zscore_block(raw[:, rows]) + c)))
+        return out
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """A JSON-ready form (:meth:`from_dict` reads it back)."""
+        return {"weights": {m: list(w) for m, w in self.weights.items()}, "intercept": dict(self.intercept)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> Calibration:
+        """The calibration written by :meth:`to_dict`."""
+        weights = {m: (float(w[0]), float(w[1])) for m, w in data["weights"].items()}
+        return cls(weights, {m: float(c) for m, c in data["intercept"].items()})
+
+
+def fit_calibration(raw: np.ndarray, relevant: np.ndarray, modalities: Sequence[str] | np.ndarray) -> Calibration:
+    """Fit one Platt map per modality on raw cosines ``(queries, N)`` and their relevance ``(queries, N)`` (chapter 6).
+
+    Every (query, image) pair is one observation of its image's modality, described by its cosine
+    and its z-score among the images of that modality for that query; a logistic regression
+    (scikit-learn, default L2 regularisation) maps the two to the probability of relevance.
+
+    Raises:
+        ValueError: if the shapes disagree, or a modality has no relevant or no irrelevant pair.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    raw, relevant = np.asarray(raw, dtype=np.float64), np.asarray(relevant, dtype=bool)
+    modality = np.asarray(modalities, dtype=str)
+    if raw.shape != relevant.shape or raw.ndim != 2 or modality.shape != (raw.shape[1],):
+        raise ValueError(f"need scores and relevance of shape (queries, N) and N modalities: got {raw.shape}, {relevant.shape}, {modality.shape}")
+    weights, intercept = {}, {}
+    for rows in _groups(modality):
+        name = str(modality[rows[0]])
+        y = relevant[:, rows].ravel()
+        if y.all() or not y.any():
+            raise ValueError(f"cannot calibrate {name}: its {y.size} (query, image) pairs need both relevant and irrelevant ones")
+        features = np.stack([raw[:, rows].ravel(), _zscore_block(raw[:, rows]).ravel()], axis=1)
+        model = LogisticRegression().fit(features, y)
+        weights[name], intercept[name] = (float(model.coef_[0, 0]), float(model.coef_[0, 1])), float(model.intercept_[0])
+    return Calibration(weights, intercept)
 
 
 def _check(remedy: str) -> None:
@@ -46,6 +126,12 @@ def needs_anchors(remedy: str) -> bool:
     """Whether ``remedy`` needs anchor text vectors (``anchor``) (chapter 6)."""
     _check(remedy)
     return remedy == "anchor"
+
+
+def needs_calibration(remedy: str) -> bool:
+    """Whether ``remedy`` uses a fitted :class:`Calibration` (``probability``, ``calibrate``) (chapter 6)."""
+    _check(remedy)
+    return remedy in ("probability", "calibrate")
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -64,11 +150,15 @@ def _centred_scores(queries: np.ndarray, vectors: np.ndarray, modalities: np.nda
     return scores
 
 
+def _zscore_block(block: np.ndarray) -> np.ndarray:
+    """Each row (query) of one modality's scores as z-scores."""
+    return (block - block.mean(axis=1, keepdims=True)) / np.maximum(block.std(axis=1, keepdims=True), 1e-6)
+
+
 def _zscores(raw: np.ndarray, modalities: np.ndarray) -> np.ndarray:
     out = np.empty_like(raw)
     for rows in _groups(modalities):
-        block = raw[:, rows]
-        out[:, rows] = (block - block.mean(axis=1, keepdims=True)) / np.maximum(block.std(axis=1, keepdims=True), 1e-6)
+        out[:, rows] = _zscore_block(raw[:, rows])
     return out
 
 
@@ -80,14 +170,22 @@ def _anchored(raw: np.ndarray, vectors: np.ndarray, modalities: np.ndarray, anch
     return out
 
 
-def _percentiles(raw: np.ndarray, modalities: np.ndarray) -> np.ndarray:
+def _ranks(block: np.ndarray) -> np.ndarray:
+    """Rank of every score in its row, 0 = best; stable on ties (lower row first), like every ranking in closp-lite."""
+    order = np.argsort(-block, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(block.shape[1])[None, :].repeat(block.shape[0], 0), axis=1)
+    return ranks
+
+
+def _interleaved(raw: np.ndarray, modalities: np.ndarray, calibration: Calibration | None = None) -> np.ndarray:
+    """Rank r of a modality scores 1 - (r + 0.5) / size: its corpus size, or its estimated relevant count."""
+    relevant = None if calibration is None else calibration.probabilities(raw, modalities) > 0.5
     out = np.empty_like(raw)
     for rows in _groups(modalities):
-        # Rank 0 (best) -> 1.0; stable on ties (lower row first), like every ranking in closp-lite.
-        order = np.argsort(-raw[:, rows], axis=1, kind="stable")
-        ranks = np.empty_like(order)
-        np.put_along_axis(ranks, order, np.arange(rows.size)[None, :].repeat(raw.shape[0], 0), axis=1)
-        out[:, rows] = 1.0 - (ranks + 0.5) / rows.size
+        # At least half an image, so a modality that seems to hold nothing relevant still comes after the others, not never.
+        size = rows.size if relevant is None else np.maximum(relevant[:, rows].sum(axis=1, keepdims=True), 0.5)
+        out[:, rows] = 1.0 - (_ranks(raw[:, rows]) + 0.5) / size
     return out
 
 
@@ -97,14 +195,17 @@ def fused_scores(
     modalities: Sequence[str] | np.ndarray,
     remedy: str = DEFAULT_REMEDY,
     anchors: np.ndarray | None = None,
+    calibration: Calibration | None = None,
 ) -> np.ndarray:
     """The ``(queries, N)`` scores of unit query vectors against image ``vectors`` after ``remedy`` (chapter 6).
 
     ``modalities[i]`` is ``"s1"`` or ``"s2"`` for row ``i``; ``anchors`` are unit text vectors,
-    needed by ``anchor`` only (e.g. the captions of every label).
+    needed by ``anchor`` only (e.g. the captions of every label); ``calibration``
+    (:func:`fit_calibration`) is needed by ``probability`` and used by ``calibrate``, which merges
+    like ``interleave`` without one.
 
     Raises:
-        ValueError: for an unknown remedy, or ``anchor`` without anchor vectors.
+        ValueError: for an unknown remedy, ``anchor`` without anchor vectors, or ``probability`` without a calibration.
     """
     _check(remedy)
     queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
@@ -121,7 +222,13 @@ def fused_scores(
             raise ValueError("the 'anchor' remedy needs anchor text vectors (e.g. the captions of every label)")
         return _anchored(raw, vectors, modality, np.atleast_2d(np.asarray(anchors, dtype=np.float32)))
     if remedy == "interleave":
-        return _percentiles(raw, modality)
+        return _interleaved(raw, modality)
+    if remedy == "calibrate":
+        return _interleaved(raw, modality, calibration)
+    if remedy == "probability":
+        if calibration is None:
+            raise ValueError("the 'probability' remedy needs a Calibration fitted on held-out images (experiments.validation_calibration)")
+        return calibration.probabilities(raw, modality).astype(np.float32)
     return raw
 
 

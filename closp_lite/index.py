@@ -238,6 +238,7 @@ def embed_dataset(
     batch_size: int = 128,
     info: Mapping[str, Any] | None = None,
     total: int | None = None,
+    progress: bool = True,
 ) -> EmbeddingIndex:
     """Embed every sample dict (``image``, ``key``, ``modality``, ``labels``) into an index (chapter 6).
 
@@ -252,7 +253,7 @@ def embed_dataset(
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     buffers: dict[str, list[Mapping[str, Any]]] = {}
     rows: list[tuple[Any, ...]] = []
-    for sample in tqdm(samples, total=total, desc="embedding images", unit="img"):
+    for sample in tqdm(samples, total=total, desc="embedding images", unit="img", disable=not progress):
         buffer = buffers.setdefault(str(sample["modality"]), [])
         buffer.append(sample)
         if len(buffer) == batch_size:

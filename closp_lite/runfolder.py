@@ -18,11 +18,12 @@ import os
 import pickle
 import socket
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Self
 
 LOCK = ".lock"
-RUN_FILES: tuple[str, ...] = ("config.json", "model.pt", "train_config.json", "log.csv", "checkpoint.pt")
+RUN_FILES: tuple[str, ...] = ("config.json", "model.pt", "train_config.json", "launch.json", "log.csv", "checkpoint.pt")
 """Every file a training run writes; ``--overwrite`` removes these and nothing else."""
 
 __all__ = ["LOCK", "RUN_FILES", "RunFolder", "RunFolderError", "check_same_settings", "load_torch_file"]
@@ -142,8 +143,10 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def check_same_settings(saved_path: Path, current: dict[str, Any]) -> None:
+def check_same_settings(saved_path: Path, current: dict[str, Any], ignore: Collection[str] = ()) -> None:
     """Refuse to resume when ``current`` differs from the settings saved at ``saved_path`` (chapter 5).
+
+    Settings named in ``ignore`` (e.g. loader workers, which change no result) may differ.
 
     Raises:
         FileNotFoundError: if no settings were saved. RunFolderError: naming every differing setting.
@@ -151,7 +154,7 @@ def check_same_settings(saved_path: Path, current: dict[str, Any]) -> None:
     if not saved_path.is_file():
         raise FileNotFoundError(f"cannot resume: no {saved_path.name} in {saved_path.parent} (start without --resume)")
     saved, now = _flatten(json.loads(saved_path.read_text())), _flatten(json.loads(json.dumps(current)))
-    differing = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    differing = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k not in ignore)
     if differing:
         details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in differing)
         raise RunFolderError(

@@ -43,14 +43,17 @@ if TYPE_CHECKING:
 Precision = Literal["fp32", "bf16"]
 
 __all__ = [
+    "Features",
     "StreamConfig",
     "autocast",
     "cached_backward",
     "fabric_throughput",
+    "gradient_cache",
     "loader",
     "loader_throughput",
     "model_throughput",
     "published_splits",
+    "step_seconds",
     "stream_config",
 ]
 
@@ -66,10 +69,18 @@ class StreamConfig:
     precision: Precision = "fp32"
 
 
-def stream_config(mode: str | None = None, device: torch.device | None = None) -> StreamConfig:
-    """The mode's loader workers (at most one per CPU core), with pinned memory and bfloat16 on a GPU (chapter 10)."""
+def stream_config(mode: str | None = None, device: torch.device | None = None, workers: int | None = None) -> StreamConfig:
+    """The mode's loader workers (at most one per CPU core), with pinned memory and bfloat16 on a GPU (chapter 10).
+
+    ``workers`` overrides the mode's ``num_workers`` (e.g. a full-mode run on a 2 GB machine).
+
+    Raises:
+        ValueError: for a negative ``workers``.
+    """
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be 0 (read in this process) or more, got {workers}")
     cuda = device is not None and device.type == "cuda"
-    workers = min(settings(mode).num_workers, os.cpu_count() or 1)
+    workers = min(settings(mode).num_workers if workers is None else workers, os.cpu_count() or 1)
     return StreamConfig(workers=workers, pin_memory=cuda, precision="bf16" if cuda else "fp32")
 
 
@@ -127,6 +138,44 @@ def published_splits(config: Any, val_fraction: float) -> dict[str, tuple[Any, A
     return out
 
 
+Features = dict[str, tuple["torch.Tensor", ...]]  # per modality: (image, text[, location]) features of a batch
+
+
+def gradient_cache(
+    encode: Callable[[int], Features], chunks: int, loss_of: Callable[[Features], torch.Tensor],
+    backward: Callable[[torch.Tensor, bool], None] | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """The gradient cache over ``chunks`` micro-batches: the gradients of the whole batch's loss, one micro-batch of activations at a time (chapter 10).
+
+    ``encode(i)`` returns the features of micro-batch ``i`` (the same inputs, flips included, every
+    time it is called); ``loss_of`` takes the features of the whole batch (concatenated in chunk
+    order) and returns its loss. The features are first computed without activations, the loss
+    gives their gradients, then each micro-batch is encoded again and back-propagated with its
+    share through ``backward(surrogate, last)`` (default ``surrogate.backward()``; ``last`` marks
+    the final micro-batch, where a DDP wrapper synchronises). Parameters of ``loss_of`` itself
+    (the logit scale) get their gradient from the loss. Returns the (detached) loss.
+    """
+    import torch
+
+    if chunks < 1:
+        raise ValueError(f"the gradient cache needs at least one micro-batch, got {chunks}")
+    with torch.no_grad():
+        parts = [encode(i) for i in range(chunks)]
+    whole = {m: tuple(torch.cat([p[m][j] for p in parts]).float().requires_grad_(True) for j in range(len(fs))) for m, fs in parts[0].items()}
+    loss = loss_of(whole)
+    loss.backward()
+    sizes = {m: [len(p[m][0]) for p in parts] for m in whole}
+    grads = {m: [None if f.grad is None else f.grad.split(sizes[m]) for f in fs] for m, fs in whole.items()}
+    for i in range(chunks):
+        shares = [(f, g[i]) for m, fs in encode(i).items() for f, g in zip(fs, grads[m]) if f.requires_grad and g is not None]
+        surrogate = torch.stack([(f.float() * g).sum() for f, g in shares]).sum()
+        if backward is None:
+            surrogate.backward()
+        else:
+            backward(surrogate, i == chunks - 1)
+    return loss.detach()
+
+
 def cached_backward(
     encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, texts: torch.Tensor,
     loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], micro_batch: int,
@@ -136,22 +185,13 @@ def cached_backward(
     ``encode`` maps images to features (e.g. one image tower), ``texts`` are the (frozen) caption
     features and ``loss_of(image_features, texts)`` the batch loss (e.g. a modality's CLOSP loss).
     The gradients left in ``encode``'s parameters equal those of one backward pass over the whole
-    batch. Returns the loss.
+    batch. Returns the loss. One tower's case of :func:`gradient_cache`, which full-mode training uses.
     """
-    import torch
-
     if micro_batch < 1:
         raise ValueError(f"micro_batch must be a positive integer, got {micro_batch}")
     chunks = images.split(micro_batch)
-    with torch.no_grad():
-        features = torch.cat([encode(chunk) for chunk in chunks])
-    features.requires_grad_(True)
-    loss = loss_of(features, texts)
-    loss.backward()
-    assert features.grad is not None
-    for chunk, grad in zip(chunks, features.grad.split(micro_batch)):
-        encode(chunk).backward(grad)
-    return float(loss.detach())
+    loss = gradient_cache(lambda i: {"x": (encode(chunks[i]),)}, len(chunks), lambda f: loss_of(f["x"][0], texts))
+    return float(loss)
 
 
 def loader_throughput(batches: Iterable[dict[str, Any]], max_batches: int | None = None) -> float:
@@ -191,14 +231,17 @@ def _synthetic_steps(arch: str, batch: int, device: torch.device, precision: Pre
         yield time.perf_counter() - start
 
 
-def model_throughput(arch: str, batch: int, steps: int, device: str = "cpu", precision: Precision = "fp32", compile_model: bool = False) -> float:
-    """Training patches per second of one S2 tower alone (no loader), after 3 warm-up steps (chapter 10)."""
+def step_seconds(arch: str, batch: int, steps: int, device: str = "cpu", precision: Precision = "fp32", compile_model: bool = False) -> list[float]:
+    """Seconds of each of ``steps`` training steps of one S2 tower on random patches, the first included (with ``torch.compile``, it compiles) (chapter 10)."""
     import torch
 
     timer = _synthetic_steps(arch, batch, torch.device(device), precision, compile_model)
-    for _ in range(3):
-        next(timer)
-    return batch * steps / sum(next(timer) for _ in range(steps))
+    return [next(timer) for _ in range(steps)]
+
+
+def model_throughput(arch: str, batch: int, steps: int, device: str = "cpu", precision: Precision = "fp32", compile_model: bool = False) -> float:
+    """Training patches per second of one S2 tower alone (no loader), after 3 warm-up steps (chapter 10)."""
+    return batch * steps / sum(step_seconds(arch, batch, steps + 3, device, precision, compile_model)[3:])
 
 
 def _fabric_worker(fabric: Any, arch: str, batch: int, steps: int) -> float:

@@ -16,6 +16,11 @@ nodes (:mod:`closp_lite.distributed`): each process takes its share of every glo
 batch, the loss all-gathers features, gradients are all-reduced and rank 0 writes the run folder.
 Each step back-propagates one modality at a time (:func:`backward_step`), so only one modality's
 activations are held at once, without changing a single gradient.
+
+Full mode (chapter 10) runs the same loop, but each step's forward and backward go through
+Lightning Fabric (:mod:`closp_lite.fabric_training`): DDP set up from torchrun's variables,
+bfloat16 on GPUs and the gradient cache for ``accumulation`` micro-batches per step. ``launch.json``
+records the number of processes, the loop, the precision and the micro-batches.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from closp_lite.streaming import StreamConfig, autocast, stream_config
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
 TRAIN_CONFIG = "train_config.json"
+LAUNCH = "launch.json"  # how the run was started: world size, loop, precision
 LOG_FIELDS = ("epoch", "step", "train_loss", "train_s1", "train_s2", "train_chance", "val_loss", "val_s1", "val_s2",
               "val_chance", "lr", "scale", "data_s", "compute_s")  # fmt: skip
 
@@ -68,6 +74,9 @@ class TrainConfig:
     learnable_scale: bool = True  # CLIP's temperature: the fixed 1.0 of upstream barely learns (benchmarks/results/sweep.md)
     label_aware: bool = False
     init: str | None = None  # a state-dict file the model starts from (a previous stage, chapter 8)
+    workers: int | None = None  # DataLoader processes per loader; None: the mode's num_workers (changes no result)
+    accumulation: int = 1  # micro-batches per step through the gradient cache (full mode, chapter 10)
+    compile: bool = False  # torch.compile the model's step (full mode; pays after about a thousand steps on a CPU, chapter 10)
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def resolved(self) -> TrainConfig:
@@ -206,15 +215,19 @@ def random_flips(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return out
 
 
+def step_inputs(batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
+    """Images per modality on ``device`` (flipped when a ``generator`` is given), and the label keys for label-aware targets (chapter 5)."""
+    images, keys = {}, {}
+    for modality, part in batch.items():
+        images[modality] = (part["image"] if generator is None else random_flips(part["image"], generator)).to(device)
+        keys[modality] = [". ".join(labels) for labels in part["labels"]]
+    return images, keys
+
+
 def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Generator | None, device: torch.device) -> tuple[dict, dict]:
     """Image and text (GeoCLOSP: and location) features per modality, and the label keys for label-aware targets (chapter 5)."""
-    features, keys = {}, {}
-    for modality, part in batch.items():
-        images = part["image"] if generator is None else random_flips(part["image"], generator)
-        images = images.to(device)
-        features[modality] = model.features(images, part, modality)
-        keys[modality] = [". ".join(labels) for labels in part["labels"]]
-    return features, keys
+    images, keys = step_inputs(batch, generator, device)
+    return {modality: model.features(images[modality], batch[modality], modality) for modality in batch}, keys
 
 
 def backward_step(
@@ -309,6 +322,7 @@ class Trainer:
     device: torch.device
     per_epoch: int
     samples_seen: int = 0  # by this process's steps (for the speed), not saved
+    fabric_step: Any = None  # a closp_lite.fabric_training.FabricStep in full mode (chapter 10), else chapter 5's loop
 
     @property
     def scale_params(self) -> list[nn.Parameter]:
@@ -317,12 +331,18 @@ class Trainer:
 
 
 def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
-    """Model, loss, optimiser and OneCycle schedule of a resolved ``config`` (chapter 5)."""
+    """Model, loss, optimiser and OneCycle schedule of a resolved ``config`` (chapter 5); in full mode set up with Lightning Fabric (chapter 10).
+
+    Raises:
+        ValueError: for ``accumulation`` > 1 outside full mode.
+    """
+    scale = settings(config.mode)
+    if (config.accumulation != 1 or config.compile) and not scale.fabric:
+        raise ValueError(f"accumulation={config.accumulation} (the gradient cache) and compile={config.compile} are full-mode settings: train with --mode full")
     device = get_device()
     ctx = distributed.context(device)
     if ctx.distributed and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
-        torch.cuda.set_device(device)
     seed_everything(config.seed)
     assert config.batch_size is not None and config.epochs is not None  # resolved
     splits = splits or corpus_splits(config)
@@ -331,6 +351,13 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
         model.warm_start(config.init)
     model = cast(CLOSP, distributed.sync_batchnorm(model, ctx, device).to(device))
     loss_fn = make_loss(config.model.kind, config.learnable_scale, config.label_aware).to(device)
+    fabric_step = None
+    if scale.fabric:
+        from closp_lite.fabric_training import FabricStep, fabric_from_env
+
+        fabric = fabric_from_env(device, stream_config(config.mode, device).precision, find_unused=len(splits) < len(model.towers))
+        fabric_step = FabricStep.setup(fabric, model, loss_fn, config.accumulation, config.compile)
+        ctx, device = Context(fabric.global_rank, fabric.world_size, fabric.local_rank), fabric.device
     optimizer, max_lrs = _optimizer(model, [p for p in loss_fn.parameters() if p.requires_grad], config)
     per_epoch = steps_per_epoch(splits, config.batch_size, ctx.world_size)
     total = per_epoch * config.epochs
@@ -339,7 +366,7 @@ def build_trainer(config: TrainConfig, splits: Split | None = None) -> Trainer:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(config.warmup, total))
     else:  # OneCycle needs a warm-up step and a decay step besides the last one: a tiny run keeps lr constant
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
-    return Trainer(config, model, loss_fn, optimizer, scheduler, splits, ctx, device, per_epoch)
+    return Trainer(config, model, loss_fn, optimizer, scheduler, splits, ctx, device, per_epoch, fabric_step=fabric_step)
 
 
 def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> dict[str, float]:
@@ -351,10 +378,14 @@ def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> d
     ctx, config = trainer.ctx, trainer.config
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + state.step * ctx.world_size + ctx.rank)
     trainer.optimizer.zero_grad(set_to_none=True)
-    with autocast(trainer.device, stream_config(config.mode, trainer.device).precision):  # bfloat16 on GPUs (chapter 10)
-        values = backward_step(trainer.model, trainer.loss_fn, batch, generator, trainer.device)
-    distributed.reduce_gradients(trainer.model.image_parameters(), ctx)
-    distributed.reduce_gradients(trainer.scale_params, ctx, average=True)
+    if trainer.fabric_step is not None:  # full mode: DDP, precision and gradient cache through Lightning Fabric (chapter 10)
+        images, keys = step_inputs(batch, generator, trainer.device)
+        values = trainer.fabric_step.backward(images, batch, keys)
+    else:
+        with autocast(trainer.device, stream_config(config.mode, trainer.device).precision):  # bfloat16 on GPUs (chapter 10)
+            values = backward_step(trainer.model, trainer.loss_fn, batch, generator, trainer.device)
+        distributed.reduce_gradients(trainer.model.image_parameters(), ctx)
+        distributed.reduce_gradients(trainer.scale_params, ctx, average=True)
     trainer.optimizer.step()
     trainer.scheduler.step()
     state.step += 1
@@ -380,7 +411,7 @@ def train_epoch(
     first = state.step - epoch * per_epoch  # steps of this epoch already done before a resume
     sums, timing = dict(state.epoch_sums), {"data_s": 0.0, "compute_s": 0.0}
     state.epoch_sums = {}
-    stream = stream_config(config.mode, trainer.device)
+    stream = stream_config(config.mode, trainer.device, config.workers)
     bar = tqdm(total=per_epoch, initial=first, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not (progress and trainer.ctx.is_main), leave=False)
     tick = time.perf_counter()
     for index, batch in enumerate(_epoch_batches(trainer.splits, config.batch_size, config.seed, epoch, trainer.ctx, stream)):
@@ -439,22 +470,42 @@ def train(
     """
     config = config.resolved()
     out = Path(out_dir)
-    is_main = distributed.context().is_main
+    is_main = distributed.context(get_device()).is_main
     splits = splits or corpus_splits(config)  # before the run folder exists: a bad corpus leaves no empty folder
     with RunFolder(out, resume=resume, overwrite=overwrite, enabled=is_main):
         if resume:
-            check_same_settings(out / TRAIN_CONFIG, config.to_dict())
+            check_same_settings(out / TRAIN_CONFIG, config.to_dict(), ignore=("workers",))
         trainer = build_trainer(config, splits)
+        launch = launch_record(trainer)
+        if resume:
+            _check_launch(out / LAUNCH, launch)
         state = _restore(out, trainer) if resume else TrainState()
         fresh = trainer.ctx.is_main and not resume
         if fresh:
             (out / TRAIN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2))
+            (out / LAUNCH).write_text(json.dumps(launch, indent=2))
         try:
             return _run(trainer, state, out, stop_after, progress, on_epoch)
         except BaseException:
             if fresh and not (out / CHECKPOINT).exists():
-                (out / TRAIN_CONFIG).unlink(missing_ok=True)  # nothing to resume: do not leave a run behind
+                for name in (TRAIN_CONFIG, LAUNCH):  # nothing to resume: do not leave a run behind
+                    (out / name).unlink(missing_ok=True)
             raise
+
+
+def launch_record(trainer: Trainer) -> dict[str, Any]:
+    """What ``launch.json`` of a run records: processes, the loop that trained, precision, micro-batches per step (chapters 5, 10)."""
+    return {"world_size": trainer.ctx.world_size, "loop": "lightning-fabric" if trainer.fabric_step is not None else "closp_lite.training",
+            "precision": stream_config(trainer.config.mode, trainer.device).precision, "accumulation": trainer.config.accumulation,
+            "compile": trainer.config.compile}  # fmt: skip
+
+
+def _check_launch(path: Path, now: dict[str, Any]) -> None:
+    # Steps per epoch and every global batch depend on the number of processes.
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if saved.get("world_size", now["world_size"]) != now["world_size"]:
+        raise ValueError(f"{path.parent} was trained by {saved['world_size']} processes, this resume has {now['world_size']}: "
+                         "resume with the same number of processes (torchrun --nnodes x --nproc_per_node)")  # fmt: skip
 
 
 def _run(

@@ -195,16 +195,16 @@ def optical_to_sar(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Initial weights of the SAR stage from a model state after the optical stage (chapter 8).
 
     The S2 tower's backbone and projection become the S1 tower's, the stem through
-    ``stem_weight(rgb_of_stem(w, "s2"), "s1")``; the S2 tower is kept as it is. Normalisation
-    statistics stay each tower's own.
+    :func:`closp_lite.models.efficientnet.optical_stem_to_sar`; the S2 tower is kept as it is.
+    Normalisation statistics stay each tower's own.
     """
-    from closp_lite.models.efficientnet import rgb_of_stem, stem_weight
+    from closp_lite.models.efficientnet import optical_stem_to_sar
 
     out = {name: value for name, value in state.items() if name.startswith("towers.s2.")}
     for name, value in state.items():
         if name.startswith(("towers.s2.backbone.", "towers.s2.proj.")):
             target = "towers.s1." + name[len("towers.s2.") :]
-            out[target] = stem_weight(rgb_of_stem(value, "s2"), "s1") if name.endswith("backbone.conv_stem.weight") else value
+            out[target] = optical_stem_to_sar(value) if name.endswith("backbone.conv_stem.weight") else value
     return out
 
 

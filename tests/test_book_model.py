@@ -37,6 +37,11 @@ def test_cached_run_trains_once_and_retrains_when_interrupted(corpus: Path, tmp_
     folder = book_model.cached_run(config)
     assert folder.parent == tmp_path / "cache" / "models" and (folder / book_model.DONE_FILE).is_file()
     assert len(read_log(folder)) == 1
+    # The calibrated modality-gap remedy is fitted on the validation hold-out and loaded with the model.
+    from closp_lite.experiments import CALIBRATION_FILE, run_encoders
+
+    calibration = run_encoders(folder).calibration
+    assert (folder / CALIBRATION_FILE).is_file() and calibration is not None and set(calibration.weights) == {"s1", "s2"}
     weights = (folder / "model.pt").stat().st_mtime_ns
     seen = []
     assert book_model.cached_run(config, on_epoch=seen.append) == folder

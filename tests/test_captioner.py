@@ -10,10 +10,13 @@ import torch
 from torch import nn
 
 from closp_lite.captions.metrics import caption_scores, optical_word_audit
+from closp_lite.data.bands import S2_MODEL_BANDS
 from closp_lite.finetune import (
     RunFolder,
     Stage,
+    read_run,
     schedule_modalities,
+    schedule_start,
     task_splits,
     train_stages,
     transplant,
@@ -95,7 +98,9 @@ def test_transplant_carries_optical_weights_into_the_sar_tower() -> None:
     s2, s1 = ImageTower(tower_for("s2")), ImageTower(tower_for("s1"))
     copied = transplant(s2, s1)
     first2, first1 = s2.backbone[0].weight, s1.backbone[0].weight
-    assert first1.shape[1] == 2 and torch.allclose(first1, first2.mean(1, keepdim=True).repeat(1, 2, 1, 1) * 13 / 2)
+    rgb = first2[:, [S2_MODEL_BANDS.index(b) for b in ("B4", "B3", "B2")]]
+    # chapter 8's rule: VV and VH each take the mean B4/B3/B2 filter x 3/2
+    assert first1.shape[1] == 2 and torch.allclose(first1, rgb.mean(1, keepdim=True).repeat(1, 2, 1, 1) * 3 / 2)
     assert torch.equal(s1.backbone[3].weight, s2.backbone[3].weight) and torch.equal(s1.proj.weight, s2.proj.weight)
     assert copied == len([k for k in s1.state_dict() if not k.startswith("normalize.")])
     assert not torch.equal(s1.normalize.mean, s2.normalize.mean[:, :2])  # each tower keeps its own statistics
@@ -106,6 +111,41 @@ def test_token_encoder_reads_the_grid() -> None:
     assert encoder(torch.randn(2, 2, 60, 60), "s1").shape == (2, 16, 16)  # 60 px -> 4 x 4 cells
     with pytest.raises(ValueError, match="no 's3' tower"):
         encoder(torch.randn(1, 2, 60, 60), "s3")
+    efficientnet = TokenEncoder(["s1"], d_model=16, arch="efficientnet_lite0").eval()
+    assert efficientnet(torch.randn(2, 2, 96, 96), "s1").shape == (2, 9, 16)  # stride 32: 96 px -> 3 x 3 cells
+    assert efficientnet.proj["s1"].in_features == 1280
+
+
+def test_schedules_start_where_chapter_8_says() -> None:
+    assert schedule_start("sar") is None
+    assert schedule_start("direct") == schedule_start("progressive") == "imagenet"  # the natural-image stage
+    assert schedule_start("direct", "run/closp") == "run/closp"
+    with pytest.raises(ValueError, match="from scratch"):
+        schedule_start("sar", "run/closp")
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))
+
+
+@pytest.mark.slow
+def test_direct_and_progressive_start_from_imagenet(corpus: Path, tmp_path: Path) -> None:
+    from closp_lite.captioning import train_captioner
+    from closp_lite.models import efficientnet
+
+    rgb = efficientnet.imagenet_efficientnet_lite0().conv_stem.weight.detach()
+    stems = {}
+    for schedule in ("sar", "direct", "progressive"):
+        train_captioner(corpus, tmp_path / schedule, schedule, mode="tiny", seed=0, progress=False)
+        settings, weights = read_run(tmp_path / schedule)
+        assert settings["model"]["arch"] == "efficientnet_lite0"
+        stems[schedule] = {m: weights[f"encoder.towers.{m}.backbone.conv_stem.weight"] for m in settings["model"]["modalities"]}
+    # one tiny epoch moves the weights little: a stem that started from ImageNet still looks like it
+    assert _cosine(stems["direct"]["s1"], efficientnet.stem_weight(rgb, "s1")) > 0.9
+    assert _cosine(stems["progressive"]["s2"], efficientnet.stem_weight(rgb, "s2")) > 0.9
+    assert _cosine(stems["progressive"]["s1"], efficientnet.stem_weight(rgb, "s1")) > 0.9  # natural -> optical -> SAR
+    assert abs(_cosine(stems["sar"]["s1"], efficientnet.stem_weight(rgb, "s1"))) < 0.5
+    assert read_run(tmp_path / "direct")[0]["init"] == "imagenet" and read_run(tmp_path / "sar")[0]["init"] is None
 
 
 def _linear_stages(model: nn.Linear, hooks: list[str], fail_at: int | None = None) -> list[Stage]:
@@ -202,5 +242,5 @@ def test_captioner_cli_trains_generates_and_evaluates(corpus: Path, tmp_path: Pa
     assert result["n"] > 0 and set(result["scores"]) == {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D"}
     assert result["audit"]["optical_words"] == 0
     assert main(["captioner", "train", "--data", str(corpus), "--out", str(run), "--mode", "tiny"]) == 1
-    assert main(["captioner", "train", "--data", str(corpus), "--out", str(tmp_path / "d"), "--schedule", "direct", "--mode", "tiny"]) == 1
-    assert "--init" in capsys.readouterr().err
+    assert main(["captioner", "train", "--data", str(corpus), "--out", str(tmp_path / "d"), "--init", str(run), "--mode", "tiny"]) == 1
+    assert "from scratch" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from closp_lite.cli import main
+from closp_lite.cli import describe, main
 from closp_lite.data.format import CrisisLandMark
 from closp_lite.data.verify import verify
 from closp_lite.simulate.corpus import generate_corpus
@@ -129,3 +129,21 @@ def test_captions_build_on_a_group_without_coords(corpus: Path, capsys: pytest.C
     assert main(["captions", "build", str(corpus), "--json"]) == 1
     err = capsys.readouterr().err
     assert str(shard) in err and repr(key) in err and "no dataset 'coords'" in err and "Traceback" not in err
+
+
+class _BadShard(torch.utils.data.Dataset):
+    """A dataset whose every read fails the way a damaged shard does."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        raise ValueError(f"s2.h5: sample 'k{index}' has 12 bands, expected 13")
+
+
+def test_a_loader_worker_error_is_one_line() -> None:
+    loader = torch.utils.data.DataLoader(_BadShard(), num_workers=1)
+    with pytest.raises(ValueError) as caught:
+        next(iter(loader))
+    assert "Original Traceback" in str(caught.value)  # what torch re-raises from the worker
+    assert describe(caught.value) == "s2.h5: sample 'k0' has 12 bands, expected 13"

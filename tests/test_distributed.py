@@ -101,7 +101,7 @@ def test_two_process_training_run_and_resume(tmp_path: Path) -> None:
     # 20 S2 training samples in global batches of 4 x 2 -> 2 steps per epoch, 2 epochs, on both ranks.
     assert [torch.load(tmp_path / f"steps{r}.pt", weights_only=True) for r in range(WORLD)] == [[4, 4], [4, 4]]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert sorted(p.name for p in straight.iterdir()) == ["checkpoint.pt", "config.json", "log.csv", "model.pt", "train_config.json"]
+    assert sorted(p.name for p in straight.iterdir()) == ["checkpoint.pt", "config.json", "launch.json", "log.csv", "model.pt", "train_config.json"]
     log = read_log(straight)
     assert [row["epoch"] for row in log] == [1, 2]
     assert log[0]["train_chance"] == pytest.approx(math.log(4 * WORLD))

@@ -101,3 +101,9 @@ def test_cli_embed_then_search_through_faiss(tiny_corpus: tuple[Path, list], tmp
     (index / "faiss.json").write_text(json.dumps({**info, "model_fingerprint": "another model"}))
     assert main(["search", "forest", "--run", "untrained", "--data", str(root), "--index", str(index)]) == 1
     assert "weights differ" in capsys.readouterr().err
+
+
+def test_hnsw_build_effort_is_set_and_saved(tmp_path: Path) -> None:
+    searcher = build(_unit(500, seed=3), IndexSpec(kind="hnsw", hnsw_m=8, ef_construction=20), recall_queries=20)
+    assert searcher.index.hnsw.efConstruction == 20 and searcher.spec.ef_construction == 20
+    assert FaissSearcher.load(searcher.save(tmp_path / "index")).spec.ef_construction == 20

@@ -69,6 +69,66 @@ def test_interleave_merges_by_percentile_in_proportion() -> None:
     assert sorted(_top_modalities(merged, modalities[keep], 3)) == ["s1", "s1", "s2"]
 
 
+def _toy_scores(seed: int, queries: int = 40, size: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulated cosines of ``queries`` against ``size`` S1 and ``size`` S2 images, with their relevance.
+
+    Per query 35 S1 and 15 S2 images are relevant (S1 holds 70 % of the relevant images); every
+    S2 cosine is 0.25 above its S1 counterpart (the gap), relevant ones 0.1 above irrelevant ones.
+    """
+    rng = np.random.default_rng(seed)
+    modalities = np.array(["s1"] * size + ["s2"] * size)
+    relevant = np.zeros((queries, 2 * size), dtype=bool)
+    for q in range(queries):
+        relevant[q, rng.choice(size, 35, replace=False)] = True
+        relevant[q, size + rng.choice(size, 15, replace=False)] = True
+    raw = 0.2 + 0.1 * relevant + 0.25 * (modalities == "s2") + 0.03 * rng.standard_normal(relevant.shape)
+    raw += 0.05 * rng.standard_normal((queries, 1))  # some queries score everything higher
+    return raw.astype(np.float32), relevant, modalities
+
+
+def _merged_top(scores: np.ndarray, modalities: np.ndarray, relevant: np.ndarray, k: int = 20) -> tuple[float, float]:
+    """Mean S1 share and mean precision of the top ``k`` over queries."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.mean(modalities[top] == "s1")), float(np.mean(np.take_along_axis(relevant, top, axis=1)))
+
+
+def _fused(raw: np.ndarray, modalities: np.ndarray, remedy: str, calibration: fusion.Calibration | None = None) -> np.ndarray:
+    """``fused_scores`` of given raw cosines: query q is the q-th unit vector, image i the column ``raw[:, i]``."""
+    return fusion.fused_scores(np.eye(raw.shape[0]), raw.T, modalities, remedy, calibration=calibration)
+
+
+def test_calibrated_merge_follows_the_share_of_relevant_images() -> None:
+    calibration = fusion.fit_calibration(*_toy_scores(0))
+    raw, relevant, modalities = _toy_scores(1)
+    assert _merged_top(_fused(raw, modalities, "none"), modalities, relevant)[0] == 0.0  # the gap: every S2 image first
+    assert _merged_top(_fused(raw, modalities, "interleave"), modalities, relevant)[0] == pytest.approx(0.5, abs=0.01)
+    probabilities = _fused(raw, modalities, "probability", calibration)
+    assert probabilities[relevant].mean() > 0.8 and probabilities[~relevant].mean() < 0.2  # calibrated across the gap
+    s1_share, precision = _merged_top(_fused(raw, modalities, "calibrate", calibration), modalities, relevant)
+    assert s1_share == pytest.approx(0.7, abs=0.06)  # the share of the relevant images, not of the corpus (0.5)
+    assert precision > 0.9
+    # Within a modality the order stays that of the cosine.
+    merged = _fused(raw, modalities, "calibrate", calibration)[0]
+    for m in ("s1", "s2"):
+        rows = np.flatnonzero(modalities == m)
+        assert list(np.argsort(-merged[rows], kind="stable")) == list(np.argsort(-raw[0, rows], kind="stable"))
+
+
+def test_calibration_round_trips_and_refuses_what_it_cannot_fit() -> None:
+    calibration = fusion.fit_calibration(*_toy_scores(0))
+    assert fusion.Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
+    raw, relevant, modalities = _toy_scores(0)
+    with pytest.raises(ValueError, match="cannot calibrate s2"):
+        fusion.fit_calibration(raw, relevant & (modalities == "s1"), modalities)
+    with pytest.raises(ValueError, match="needs a Calibration"):
+        _fused(raw, modalities, "probability")
+    # Without a calibration, the calibrated merge is interleave: every modality assumed relevant in proportion to its size.
+    np.testing.assert_allclose(_fused(raw, modalities, "calibrate"), _fused(raw, modalities, "interleave"))
+    with pytest.raises(ValueError, match="no map for modality 's3'"):
+        calibration.probabilities(raw, np.where(modalities == "s1", "s1", "s3"))
+    assert fusion.needs_calibration("calibrate") and fusion.needs_calibration("probability") and not fusion.needs_calibration("zscore")
+
+
 def test_errors_name_the_fix() -> None:
     vectors, modalities, query = _gapped()
     with pytest.raises(ValueError, match="choose one of none, centre"):

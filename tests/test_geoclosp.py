@@ -270,6 +270,48 @@ def test_geolocate_reports_model_and_baseline(corpus: Path, tmp_path: Path) -> N
     assert np.median(errors) == pytest.approx(result["model"]["all"]["median_km"])
 
 
+class PlaceVectors(torch.nn.Module):
+    """A location tower with a known answer: a place's unit 3-D vector, zero-padded to 384-d.
+
+    The cosine of two such vectors is the cosine of the angle between the places, so ranking
+    candidates by similarity is ranking them by great-circle distance.
+    """
+
+    def encode_location(self, lonlat: torch.Tensor) -> torch.Tensor:
+        lon, lat = torch.deg2rad(lonlat.double()).T
+        xyz = torch.stack([lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()], dim=1)
+        return torch.nn.functional.pad(xyz, (0, 381)).float()
+
+
+def test_geolocate_on_a_toy_case_with_known_answers(corpus: Path) -> None:
+    from closp_lite.index import EmbeddingIndex
+
+    where = geo.corpus_lonlats(corpus, "test")
+    keys = sorted(where)
+    truth = np.array([where[k] for k in keys])
+    tower = PlaceVectors()
+
+    def located(images: np.ndarray) -> dict:
+        index = EmbeddingIndex(images, keys, [k[:2] for k in keys], [[] for _ in keys])
+        return geo.geolocate(tower, corpus, index=index)  # type: ignore[arg-type]
+
+    def place_vectors(places: np.ndarray) -> np.ndarray:
+        return tower.encode_location(torch.as_tensor(places)).numpy()
+
+    # An image that knows its place: every guess is the nearest candidate, far better than the centroid.
+    oracle = located(place_vectors(truth))
+    assert oracle["model"]["all"] == oracle["nearest_candidate"]["all"]
+    assert oracle["model"]["all"]["within_100km"] == 100.0 > oracle["centroid"]["all"]["within_500km"]
+    # An image that always points at the other place: every error is the distance between the two places.
+    swapped = located(place_vectors(np.array([PLACES["south" if "north" in k else "north"] for k in keys])))
+    apart = geo.haversine_km(np.array(PLACES["north"]), np.array(PLACES["south"]))
+    assert swapped["model"]["all"]["median_km"] == pytest.approx(apart, rel=1e-3)
+    assert swapped["model"]["all"]["median_km"] > swapped["centroid"]["all"]["median_km"] > oracle["model"]["all"]["median_km"]
+    # The centroid baseline does not depend on the model, and sits between the two places.
+    assert swapped["centroid"] == oracle["centroid"]
+    assert oracle["centroid"]["all"]["median_km"] == pytest.approx(apart / 2, rel=0.05)
+
+
 def test_geography_and_harmonics_figures() -> None:
     from matplotlib.patches import Rectangle
 

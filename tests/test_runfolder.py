@@ -55,6 +55,7 @@ def test_resume_with_other_settings_names_them(tmp_path) -> None:
     check_same_settings(tmp_path / "train_config.json", saved)
     with pytest.raises(RunFolderError, match=r"batch_size: saved 4, now 8.*epochs: saved 2, now 3.*model.width"):
         check_same_settings(tmp_path / "train_config.json", {**saved, "epochs": 3, "batch_size": 8, "model": {"width": 8}})
+    check_same_settings(tmp_path / "train_config.json", {**saved, "workers": 2}, ignore=("workers",))  # loader workers change no result
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated"])

@@ -30,6 +30,10 @@ def test_stream_config_on_cpu_and_gpu() -> None:
     gpu = stream_config("full", torch.device("cuda"))
     assert gpu.precision == "bf16" and gpu.pin_memory
     assert stream_config("tiny", torch.device("cpu")).workers == 0
+    assert stream_config("sample", torch.device("cpu")).workers == 0  # Binder: 2 cores, 2 GB
+    assert stream_config("full", torch.device("cpu"), workers=0).workers == 0  # e.g. chapter 10 on Binder
+    with pytest.raises(ValueError, match="workers"):
+        stream_config("full", workers=-1)
 
 
 def test_worker_processes_read_the_same_batches(tiny_corpus: tuple[Path, list]) -> None:

@@ -83,6 +83,19 @@ def test_question_only_model_ignores_the_image() -> None:
     assert fused.shape == (2, 3 * 128) and attention is not None and torch.allclose(attention.sum(-1), torch.ones(2))
 
 
+def test_questions_share_one_pass_of_their_image() -> None:
+    from closp_lite.answering import questions_of
+
+    torch.manual_seed(0)
+    model = VQAModel(VQAConfig(["no", "yes"], width=8, d_model=32)).eval()
+    images, questions = torch.randn(4, 2, 32, 32), torch.randn(7, 384)
+    which = torch.tensor([2, 0, 2, 3, 1, 2, 0])  # image of every question row
+    rows, positions = questions_of(which, torch.tensor([2, 0]))
+    assert rows.tolist() == [0, 1, 2, 5, 6] and positions.tolist() == [0, 1, 0, 0, 1]
+    shared = model(images[[2, 0]], "s1", questions[rows], positions)
+    assert torch.allclose(shared, model(images[which[rows]], "s1", questions[rows]), atol=1e-5)
+
+
 def test_fusion_learns_what_the_question_asks_about_the_image() -> None:
     """Bright or dark image x two questions whose answers are opposite: only image + question can solve it."""
     torch.manual_seed(0)

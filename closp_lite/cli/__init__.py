@@ -15,9 +15,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from closp_lite.cli.common import UserError, add_json, command, emit
+from closp_lite.cli.common import UserError, add_json, command, describe, emit
 
-__all__ = ["GROUPS", "UserError", "add_json", "build_parser", "command", "emit", "main"]
+__all__ = ["GROUPS", "UserError", "add_json", "build_parser", "command", "describe", "emit", "main"]
 
 #: Sub-command modules of ``closp_lite.cli``, in the order ``--help`` lists them.
 GROUPS: tuple[str, ...] = ("data", "simulate", "text", "train", "transfer", "retrieval", "geo", "tour", "captioner", "vqa")
@@ -45,5 +45,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (UserError, FileNotFoundError, FileExistsError, ValueError, ConnectionError) as err:
-        print(f"closp-lite: error: {err}", file=sys.stderr)
+        print(f"closp-lite: error: {describe(err)}", file=sys.stderr)
         return 1

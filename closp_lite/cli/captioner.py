@@ -14,8 +14,9 @@ def add_head_training(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--data", type=Path, required=True, help="corpus folder")
     parser.add_argument("--out", type=Path, required=True, help="run folder (config.json, model.pt, log.json, state.pt)")
-    parser.add_argument("--schedule", choices=SCHEDULES, default="sar", help="sar: SAR only; direct: pretrained tower then SAR; progressive: optical then SAR")
-    parser.add_argument("--init", default=None, help="pretrained S1 tower: a `closp-lite train` run folder or a weight file (needed by direct)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="sar",
+                        help="sar: SAR only, from scratch; direct: ImageNet tower then SAR; progressive: ImageNet, then optical, then SAR")  # fmt: skip
+    parser.add_argument("--init", default=None, help="start of direct / progressive instead of ImageNet: a `closp-lite train` run folder or a weight file")
     parser.add_argument("--mode", choices=("tiny", "sample", "full"), default=None, help="scale mode (default: $CLOSP_LITE_MODE or sample)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the mode's)")
     parser.add_argument("--seed", type=int, default=42, help="random seed")

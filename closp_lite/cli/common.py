@@ -14,6 +14,19 @@ class UserError(Exception):
     """An error caused by the input or the environment, reported without a traceback."""
 
 
+def describe(err: BaseException) -> str:
+    """The one line the CLI prints for ``err``.
+
+    A DataLoader worker re-raises its exception in the main process with the worker's whole
+    traceback inside the message; the user needs only its last line (the file and key at fault).
+    """
+    text = str(err).strip()
+    if "Original Traceback" in text:
+        last = text.splitlines()[-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
 def emit(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
     """Print ``payload`` as JSON if ``--json`` was given, else ``text`` (or a readable dump)."""
     if getattr(args, "json", False):

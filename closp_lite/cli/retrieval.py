@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     embed.add_argument("--data", required=True, type=Path, help="corpus folder")
     embed.add_argument("--out", type=Path, default=Path("embeddings"), help="index folder to write (default: ./embeddings); run again to resume")
     embed.add_argument("--shard-size", type=int, default=8192, help="patches per shard (a resume redoes at most one)")
-    embed.add_argument("--workers", type=int, default=0, help="loader processes reading patches ahead of the model")
+    embed.add_argument("--workers", type=int, default=None, help="loader processes reading patches ahead of the model (default: the mode's)")
     embed.add_argument("--index-kind", choices=["auto", "flat", "ivf", "hnsw"], default="auto", help="FAISS index: auto = exact up to 50,000 vectors, IVF above")
     embed.add_argument("--nprobe", type=int, default=16, help="IVF cells visited per query")
     add_json(embed)
@@ -65,6 +65,20 @@ def _encoders(run: str) -> Any:
     return untrained_encoders() if run == "untrained" else run_encoders(run)
 
 
+def _calibration(remedy: str, encoders: Any, data: Path) -> Any:
+    """The calibration a remedy uses: the run's own, else fitted on the corpus' validation hold-out (None if unused).
+
+    The untrained reference model is not calibrated (its scores carry no relevance): ``calibrate``
+    then merges like ``interleave``.
+    """
+    from closp_lite.experiments import validation_calibration
+    from closp_lite.fusion import needs_calibration
+
+    if not needs_calibration(remedy) or encoders.calibration is not None or encoders.name == "untrained":
+        return encoders.calibration
+    return validation_calibration(encoders, data)
+
+
 def _corpus_folder(path: Path) -> Path:
     if not path.is_dir():
         raise UserError(f"--data {path} is not a folder: give the corpus folder (with metadata.parquet, crisislandmark.h5 and the shards)")
@@ -85,7 +99,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"have (first: {stale['missing'][:3]}) and {len(stale['changed'])} whose labels changed (first: {stale['changed'][:3]}); "
             f"rebuild it with `closp-lite queries build {args.data} --out {args.data} --overwrite`"
         )
-    result = evaluate_encoders(_encoders(args.run), args.data, queries, qrels, args.ndcg_k, remedy=args.remedy)
+    encoders = _encoders(args.run)
+    calibration = _calibration(args.remedy, encoders, args.data)
+    result = evaluate_encoders(encoders, args.data, queries, qrels, args.ndcg_k, remedy=args.remedy, calibration=calibration)
     rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]
     for corpus, m in result["metrics"].items():
         rows.append(
@@ -127,7 +143,7 @@ def _search(args: argparse.Namespace) -> int:
 
         rows = search_near(encoders, index, _corpus_folder(args.data), args.text, args.near, args.radius_km, args.k, args.modality)
     else:
-        rows = search_text(encoders, index, args.text, args.k, args.modality, args.remedy)
+        rows = search_text(encoders, index, args.text, args.k, args.modality, args.remedy, _calibration(args.remedy, encoders, _corpus_folder(args.data)))
     if args.figure:
         from closp_lite.plotting import plot_search_results
 

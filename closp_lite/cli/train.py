@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=str, default=None, help="corpus folder (default: the simulated corpus of the mode)")
     parser.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the mode's)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size per modality (default: the mode's)")
+    parser.add_argument("--workers", type=int, default=None, help="DataLoader processes reading patches ahead (default: the mode's)")
+    parser.add_argument("--accumulation", type=int, default=None,
+                        help="full mode: micro-batches per step through the gradient cache (same loss and gradients as one big batch)")
+    parser.add_argument("--compile", action="store_true", help="full mode: torch.compile the model (a one-off compile; pays over long runs)")
     parser.add_argument("--lr", type=float, default=None, help="maximum learning rate of OneCycle")
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--label-aware", action="store_true", help="multi-positive targets for equal label sets")
@@ -35,7 +39,7 @@ def _train(args: argparse.Namespace) -> int:
     from closp_lite.training import TrainConfig, train
 
     config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
-    flags = {"mode": args.mode, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    flags = {"mode": args.mode, "data": args.data, "epochs": args.epochs, "batch_size": args.batch_size, "workers": args.workers, "accumulation": args.accumulation, "compile": args.compile or None, "lr": args.lr, "seed": args.seed}
     config = replace(config, **{k: v for k, v in flags.items() if v is not None})
     config = replace(config, label_aware=config.label_aware or args.label_aware, learnable_scale=config.learnable_scale and not args.fixed_scale)
     if args.model or args.location_trainable:

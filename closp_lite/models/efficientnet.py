@@ -26,6 +26,7 @@ Public API (also used by the SAR captioning and VQA models):
 * :func:`weights_path`, :func:`package_state_dict`, :func:`timm_state_dict`;
 * :func:`imagenet_efficientnet_lite0` - the whole ImageNet classifier (1000 classes);
 * :func:`stem_weight` / :func:`extend_stem` - the first convolution for 2 (S1) or 13 (S2) channels;
+* :func:`optical_stem_to_sar` - an S2 first convolution handed over to S1 (optical -> SAR stages);
 * :func:`imagenet_backbone` - a headless, channel-extended backbone (what the ``efficientnet_lite0``
   image tower loads for the weights name ``"imagenet"``, :mod:`closp_lite.models.image`);
 * :func:`backbone` - the same architecture with random weights.
@@ -161,6 +162,17 @@ def rgb_of_stem(weight: torch.Tensor, modality: str) -> torch.Tensor:
     if modality == "s1":
         return weight.mean(dim=1, keepdim=True).repeat(1, 3, 1, 1) * (2.0 / 3.0)
     raise ValueError(f"unknown modality {modality!r}: choose s1 or s2")
+
+
+def optical_stem_to_sar(weight: torch.Tensor) -> torch.Tensor:
+    """Carry a trained 13-channel (S2) first-layer weight over to the 2 S1 channels (chapters 8 and 9).
+
+    ``stem_weight(rgb_of_stem(weight, "s2"), "s1")``: VV and VH each take the mean of the B4/B3/B2
+    filters times 3/2, as an ImageNet stem does. The one rule of every optical -> SAR hand-over:
+    the transfer schedules (:func:`closp_lite.transfer.optical_to_sar`) and the captioning and
+    question-answering heads (:func:`closp_lite.finetune.transplant`).
+    """
+    return stem_weight(rgb_of_stem(weight, "s2"), "s1")
 
 
 def extend_stem(model: nn.Module, modality: str) -> nn.Module:

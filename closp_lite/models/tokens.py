@@ -6,6 +6,8 @@ per modality (built by :mod:`closp_lite.models.image` from a :class:`TowerConfig
 works) and returns a sequence of ``d_model``-wide tokens:
 
 * the small CNN gives its last feature map, one token per cell (8 x 8 at 120 px, 4 x 4 at 60 px);
+* EfficientNet-Lite0 gives its last feature map too (timm's ``forward_features``: 1280 channels,
+  stride 32, so 2 x 2 cells at 60 px);
 * any other tower gives its 384-d embedding as a single token (no spatial grid to read).
 
 A learned position embedding tells the decoder which cell a token came from.
@@ -13,28 +15,37 @@ A learned position embedding tells the decoder which cell a token came from.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import nn
 
-from closp_lite.models.image import Arch, ImageTower, tower_for
+from closp_lite.models.image import Arch, ImageTower, resize, tower_for
 
 MAX_TOKENS = 256
 
 
-def has_grid(tower: ImageTower) -> bool:
-    """Whether the tower's backbone ends in (pool, flatten) so its feature grid can be read (chapter 9)."""
+def feature_grid(tower: ImageTower) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The part of the tower's backbone that ends at its last feature map (N, C, h, w), or ``None`` (chapter 9).
+
+    A small CNN ends in (pool, flatten): everything before them; an EfficientNet: timm's
+    ``forward_features`` (everything before its pooling).
+    """
     backbone = tower.backbone
-    return isinstance(backbone, nn.Sequential) and isinstance(backbone[-1], nn.Flatten) and isinstance(backbone[-2], nn.AdaptiveAvgPool2d)
+    if isinstance(backbone, nn.Sequential) and isinstance(backbone[-1], nn.Flatten) and isinstance(backbone[-2], nn.AdaptiveAvgPool2d):
+        return backbone[:-2]
+    if tower.config.arch == "efficientnet_lite0":
+        return cast(Callable[[torch.Tensor], torch.Tensor], backbone.forward_features)
+    return None
 
 
 def image_tokens(tower: ImageTower, images: torch.Tensor) -> torch.Tensor:
     """Return the tower's tokens of a batch (N, C, H, W): (N, cells, features) or (N, 1, 384) (chapter 9)."""
-    if not has_grid(tower):
+    grid = feature_grid(tower)
+    if grid is None:
         return tower(images).unsqueeze(1)
-    grid = tower.backbone[:-2](tower.normalize(images))  # type: ignore[index]
-    return grid.flatten(2).transpose(1, 2)
+    return grid(resize(tower.normalize(images), tower.config.input_size)).flatten(2).transpose(1, 2)
 
 
 class TokenEncoder(nn.Module):

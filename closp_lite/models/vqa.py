@@ -58,16 +58,24 @@ class VQAModel(nn.Module):
         fused = 3 * d if config.use_image else d
         self.head = nn.Sequential(nn.LayerNorm(fused), nn.Linear(fused, d), nn.GELU(), nn.Linear(d, len(config.answers)))
 
-    def forward(self, images: torch.Tensor | None, modality: str, questions: torch.Tensor) -> torch.Tensor:
-        """Answer logits (N, answers) for images (N, C, H, W) and question embeddings (N, 384)."""
-        return self.head(self.fuse(images, modality, questions)[0])
+    def forward(self, images: torch.Tensor | None, modality: str, questions: torch.Tensor, which: torch.Tensor | None = None) -> torch.Tensor:
+        """Answer logits (N, answers) for question embeddings (N, 384) about images (N, C, H, W).
 
-    def fuse(self, images: torch.Tensor | None, modality: str, questions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        With ``which`` (N,), ``images`` (M, C, H, W) are encoded once and question ``i`` is about
+        image ``which[i]``: several questions about one patch cost one pass of the image tower.
+        """
+        return self.head(self.fuse(images, modality, questions, which)[0])
+
+    def fuse(
+        self, images: torch.Tensor | None, modality: str, questions: torch.Tensor, which: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The fused vector (N, 3 d) and the question's attention over the image tokens (N, T), or the question alone."""
         q = self.question(questions)
         if self.encoder is None or images is None:
             return q, None
         tokens = self.encoder(images, modality)
+        if which is not None:
+            tokens = tokens[which]
         gamma, beta = self.film(q).chunk(2, dim=-1)
         tokens = tokens * (1 + gamma[:, None]) + beta[:, None]
         attended, weights = self.attend(q[:, None], tokens, tokens)
