@@ -153,12 +153,21 @@ def check_same_settings(saved_path: Path, current: dict[str, Any], ignore: Colle
     """
     if not saved_path.is_file():
         raise FileNotFoundError(f"cannot resume: no {saved_path.name} in {saved_path.parent} (start without --resume)")
-    saved, now = _flatten(json.loads(saved_path.read_text())), _flatten(json.loads(json.dumps(current)))
-    differing = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k not in ignore)
+    check_settings_match(json.loads(saved_path.read_text()), current, saved_path.parent, ignore)
+
+
+def check_settings_match(saved: dict[str, Any], current: dict[str, Any], folder: Path, ignore: Collection[str] = ()) -> None:
+    """Refuse to resume ``folder`` when ``current`` differs from its ``saved`` settings (chapters 5 and 8).
+
+    Raises:
+        RunFolderError: naming every differing setting, with its saved and its current value.
+    """
+    before, now = _flatten(saved), _flatten(json.loads(json.dumps(current)))
+    differing = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k) and k not in ignore)
     if differing:
-        details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in differing)
+        details = ", ".join(f"{k}: saved {before.get(k)!r}, now {now.get(k)!r}" for k in differing)
         raise RunFolderError(
-            f"cannot resume {saved_path.parent} with other settings ({details}): resume with the saved "
+            f"cannot resume {folder} with other settings ({details}): resume with the saved "
             "settings, or start a new run (another --out, or --overwrite)"
         )
 

@@ -46,6 +46,7 @@ import torch
 from closp_lite.config import DEFAULT_SEED, settings
 from closp_lite.models.closp import CLOSP, ModelConfig, atomic_save
 from closp_lite.models.image import Arch
+from closp_lite.runfolder import check_settings_match
 
 SCHEDULES: dict[str, str] = {"sar": "scratch", "natural,sar": "direct", "optical,sar": "optical", "natural,optical,sar": "progressive"}
 """Schedule -> its short name in the experiment (chapter 8)."""
@@ -246,6 +247,15 @@ def _write_state(result: TransferResult) -> None:
     tmp.replace(path)
 
 
+def _finished_stages(out: Path, config: TransferConfig) -> dict[str, dict[str, Any]]:
+    """The stages ``out`` already finished, refusing them when they were trained with other settings."""
+    if not (out / STATE_FILE).is_file():
+        return {}
+    state = json.loads((out / STATE_FILE).read_text())
+    check_settings_match(state["config"], asdict(config), out)
+    return {s["stage"]: s for s in state["stages"]}
+
+
 def run_schedule(
     config: TransferConfig, out_dir: str | Path, resume: bool = False, data: dict[str, Pairs] | None = None,
     evaluate: bool = True, progress: bool = True,
@@ -273,7 +283,7 @@ def run_schedule(
     root = config.data or str(_sample_corpus(config.mode))
     out.mkdir(parents=True, exist_ok=True)
     result = TransferResult(out, config)
-    done = {s["stage"]: s for s in json.loads((out / STATE_FILE).read_text())["stages"]} if resume and (out / STATE_FILE).is_file() else {}
+    done = _finished_stages(out, config) if resume else {}
     previous: Path | None = None
     for index, stage in enumerate(s for s in config.stages if s != "natural"):
         folder = out / f"{index + 1}-{stage}"

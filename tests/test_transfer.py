@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,8 @@ def test_a_finished_run_is_refused_or_resumed(progressive) -> None:
     result = run_schedule(config, out, resume=True, evaluate=False, progress=False)
     assert [s["stage"] for s in result.stages] == ["optical", "sar"]
     assert logs == {f: (out / f / "log.csv").read_text() for f in logs}  # nothing trained again
+    with pytest.raises(ValueError, match="lr: saved 0.001, now 0.01"):
+        run_schedule(replace(config, lr=1e-2), out, resume=True, evaluate=False, progress=False)
 
 
 def test_cli_transfer(progressive, capsys) -> None:
