@@ -170,7 +170,8 @@ def plot_speckle_filters(
         profile.plot(values[row], lw=1.5 if name != "speckled" else 0.6, label=name)
     profile.set_xlabel("column")
     profile.set_ylabel("dB")
-    profile.legend(fontsize=8, ncols=min(len(images), 5))
+    # beside the profile, not over it: the speckled line fills the whole axis
+    profile.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         fig.suptitle(title)
     return fig
