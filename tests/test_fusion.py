@@ -191,3 +191,13 @@ def test_cli_search_and_evaluate_take_a_remedy(tiny_corpus, capsys: pytest.Captu
     with pytest.raises(SystemExit):
         main([*argv, "--remedy", "magic"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_cli_calibrates_on_the_hold_out_of_the_runs_own_seed(tmp_path) -> None:
+    from closp_lite.cli.retrieval import _training_seed
+    from closp_lite.config import DEFAULT_SEED
+    from closp_lite.training import TRAIN_CONFIG
+
+    (tmp_path / TRAIN_CONFIG).write_text('{"seed": 7}')
+    assert _training_seed(str(tmp_path)) == 7  # another seed's hold-out would hold this run's training images
+    assert _training_seed(str(tmp_path / "no-run")) == DEFAULT_SEED

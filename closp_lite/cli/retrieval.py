@@ -65,7 +65,7 @@ def _encoders(run: str) -> Any:
     return untrained_encoders() if run == "untrained" else run_encoders(run)
 
 
-def _calibration(remedy: str, encoders: Any, data: Path) -> Any:
+def _calibration(remedy: str, run: str, encoders: Any, data: Path) -> Any:
     """The calibration a remedy uses: the run's own, else fitted on the corpus' validation hold-out (None if unused).
 
     The untrained reference model is not calibrated (its scores carry no relevance): ``calibrate``
@@ -76,7 +76,18 @@ def _calibration(remedy: str, encoders: Any, data: Path) -> Any:
 
     if not needs_calibration(remedy) or encoders.calibration is not None or encoders.name == "untrained":
         return encoders.calibration
-    return validation_calibration(encoders, data)
+    return validation_calibration(encoders, data, _training_seed(run))
+
+
+def _training_seed(run: str) -> int:
+    """The seed a run was trained with: it drew the validation hold-out, so calibrating on another seed's would see training images."""
+    import json
+
+    from closp_lite.config import DEFAULT_SEED
+    from closp_lite.training import TRAIN_CONFIG
+
+    saved = Path(run) / TRAIN_CONFIG
+    return int(json.loads(saved.read_text()).get("seed", DEFAULT_SEED)) if saved.is_file() else DEFAULT_SEED
 
 
 def _corpus_folder(path: Path) -> Path:
@@ -100,7 +111,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"rebuild it with `closp-lite queries build {args.data} --out {args.data} --overwrite`"
         )
     encoders = _encoders(args.run)
-    calibration = _calibration(args.remedy, encoders, args.data)
+    calibration = _calibration(args.remedy, args.run, encoders, args.data)
     result = evaluate_encoders(encoders, args.data, queries, qrels, args.ndcg_k, remedy=args.remedy, calibration=calibration)
     rows = [f"{'corpus':<8}{f'nDCG@{args.ndcg_k}':>11}{'mAP':>8}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'mR':>7}{'images':>8}"]
     for corpus, m in result["metrics"].items():
@@ -143,7 +154,7 @@ def _search(args: argparse.Namespace) -> int:
 
         rows = search_near(encoders, index, _corpus_folder(args.data), args.text, args.near, args.radius_km, args.k, args.modality)
     else:
-        rows = search_text(encoders, index, args.text, args.k, args.modality, args.remedy, _calibration(args.remedy, encoders, _corpus_folder(args.data)))
+        rows = search_text(encoders, index, args.text, args.k, args.modality, args.remedy, _calibration(args.remedy, args.run, encoders, _corpus_folder(args.data)))
     if args.figure:
         from closp_lite.plotting import plot_search_results
 
