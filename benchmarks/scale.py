@@ -50,6 +50,14 @@ def _peak_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
 
 
+def _usage() -> dict[str, Any]:
+    """This process's peak memory, CPU seconds and torch threads (CPU time does not grow with a shared machine's load; wall time does)."""
+    import torch
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_memory_gb": _peak_gb(), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "torch_threads": torch.get_num_threads()}
+
+
 def _section(section: str) -> dict[str, Any] | None:
     """One section of the current scale.json (None if absent)."""
     path = RESULTS / f"{NAME}.json"
@@ -232,9 +240,13 @@ def search_benchmark(n: int, hnsw: bool, hnsw_only: bool = False, hnsw_m: int = 
 # ---------------------------------------------------------------- cost against corpus size
 
 
-def stage(name: str, size: int, workdir: Path) -> dict[str, Any]:
-    """Run one stage for a corpus of ``size`` patches in this process; return time and patches/s."""
+def stage(name: str, size: int, workdir: Path, threads: int) -> dict[str, Any]:
+    """Run one stage for a corpus of ``size`` patches in this process with ``threads`` torch threads; return time, patches/s and usage."""
+    import torch
+
     from closp_lite.data.format import CrisisLandMark
+
+    torch.set_num_threads(threads)
 
     root, run, out = workdir / f"corpus-{size}", workdir / f"run-{size}", workdir / f"index-{size}"
     start = time.perf_counter()
@@ -249,13 +261,13 @@ def stage(name: str, size: int, workdir: Path) -> dict[str, Any]:
 
         dataset = CrisisLandMarkDataset(root, modality="s2", split="train")
         return {"stage": name, "size": size, "patches_per_s": round(loader_throughput(loader(dataset, 64, StreamConfig(workers=0))), 1),
-                "peak_memory_gb": _peak_gb()}  # fmt: skip
+                **_usage()}  # fmt: skip
     elif name == "train":
         from closp_lite.training import TrainConfig, train
 
         result = train(TrainConfig(mode="sample", data=str(root), epochs=1), run, progress=False)
         return {"stage": name, "size": size, "seconds": round(time.perf_counter() - start, 2), "patches_per_s": round(result.samples_per_second, 1),
-                "train_patches": sum(CrisisLandMark(root).metadata["split"] == "train"), "peak_memory_gb": _peak_gb()}  # fmt: skip
+                "train_patches": sum(CrisisLandMark(root).metadata["split"] == "train"), **_usage()}  # fmt: skip
     elif name == "embed":
         from closp_lite.embedding_shards import embed_sharded
         from closp_lite.experiments import run_encoders
@@ -265,11 +277,11 @@ def stage(name: str, size: int, workdir: Path) -> dict[str, Any]:
         patches = len(done[0])
         return {"stage": name, "size": size, "seconds": round(time.perf_counter() - start, 2), "patches": patches,
                 "patches_per_s": round(patches / (time.perf_counter() - start), 1), "index_build_s": done[1].info["build_seconds"],
-                "index_kind": done[1].spec.kind, "peak_memory_gb": _peak_gb()}  # fmt: skip
+                "index_kind": done[1].spec.kind, **_usage()}  # fmt: skip
     else:
         raise ValueError(f"unknown stage {name!r}")
     seconds = time.perf_counter() - start
-    return {"stage": name, "size": size, "seconds": round(seconds, 2), "patches_per_s": round(patches / seconds, 1), "peak_memory_gb": _peak_gb()}
+    return {"stage": name, "size": size, "seconds": round(seconds, 2), "patches_per_s": round(patches / seconds, 1), **_usage()}
 
 
 def merge_cost_rows(previous: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -290,16 +302,23 @@ def growth_exponents(rows: list[dict[str, Any]]) -> dict[str, float]:
     return growth
 
 
-def cost_benchmark(sizes: list[int], workdir: Path, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every stage for every size, each in a fresh process, merged with the rows of ``previous`` sizes; growth exponents refitted."""
+def cost_benchmark(sizes: list[int], workdir: Path, threads: int, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every stage for every size, each in a fresh process, merged with the rows of ``previous`` sizes; growth exponents refitted.
+
+    A size's corpus, run and index are deleted once measured (50,000 patches take about 7 GB).
+    """
+    import shutil
+
     rows = []
     for size in sizes:
         for name in STAGES:
-            command = [sys.executable, __file__, "stage", name, "--size", str(size), "--workdir", str(workdir)]
+            command = [sys.executable, __file__, "stage", name, "--size", str(size), "--workdir", str(workdir), "--threads", str(threads)]
             line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
             # The 2 cores are shared: each row keeps the load it ran under.
             rows.append({**json.loads(line), "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]})
             print(rows[-1], flush=True)
+        for folder in ("corpus", "run", "index"):
+            shutil.rmtree(workdir / f"{folder}-{size}", ignore_errors=True)
     previous = previous or {}
     rows = merge_cost_rows(previous.get("stages", []), rows)
     notes = {k: v for k, v in previous.items() if k == "machine_load"}
@@ -384,9 +403,10 @@ def _markdown(results: dict[str, Any]) -> str:
         lines.append("")
     cost = results.get("cost")
     if cost:
-        lines += ["## Cost against corpus size", "", "| stage | patches | seconds | patches/s | peak GB |", "|---|---|---|---|---|"]
+        lines += ["## Cost against corpus size", "", "| stage | patches | seconds | CPU s | patches/s | peak GB | threads | 1-min load |", "|---|---|---|---|---|---|---|---|"]
         for r in cost["stages"]:
-            lines.append(f"| {r['stage']} | {r['size']} | {r.get('seconds', '')} | {r['patches_per_s']} | {r['peak_memory_gb']} |")
+            lines.append(f"| {r['stage']} | {r['size']} | {r.get('seconds', '')} | {r.get('cpu_seconds', '')} | {r['patches_per_s']} | {r['peak_memory_gb']} | "
+                         f"{r.get('torch_threads', '')} | {r.get('load_average_1_5_15', [''])[0]} |")  # fmt: skip
         lines += ["", f"Time growth exponents (time ~ size^e): {cost['time_growth_exponent']}", ""]
     comp = results.get("compile")
     if comp:
@@ -425,10 +445,12 @@ def main() -> None:
     cost = sub.add_parser("cost")
     cost.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000])
     cost.add_argument("--workdir", type=Path, default=None)
+    cost.add_argument("--threads", type=int, default=1, help="torch threads per stage (1 leaves the other core to the loader or another job)")
     one = sub.add_parser("stage")
     one.add_argument("name")
     one.add_argument("--size", type=int, required=True)
     one.add_argument("--workdir", type=Path, required=True)
+    one.add_argument("--threads", type=int, default=1)
     gpu = sub.add_parser("gpu")
     gpu.add_argument("--device", default="cuda")
     gpu.add_argument("--batch", type=int, default=128)
@@ -443,9 +465,9 @@ def main() -> None:
     elif args.what == "compile":
         _update("compile", compile_benchmark(args.arch, args.batch, args.steps))
     elif args.what == "cost":
-        _update("cost", cost_benchmark(args.sizes, args.workdir or data_dir() / "bench" / "scale", _section("cost")))
+        _update("cost", cost_benchmark(args.sizes, args.workdir or data_dir() / "bench" / "scale", args.threads, _section("cost")))
     elif args.what == "stage":
-        print(json.dumps(stage(args.name, args.size, args.workdir)))
+        print(json.dumps(stage(args.name, args.size, args.workdir, args.threads)))
     else:
         result = gpu_benchmark(args.device, args.batch, args.steps, args.compile, args.archs)
         if not args.dry_run:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -29,9 +28,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, write_result
+from common import RESULTS, load_average, write_result
 
 NAME = "transfer"
+BUDGET_S = 20 * 60  # the issue's budget for the whole experiment in sample mode on 2 cores
 PAPER = {"OSdataset-512": 12.97, "HRSID": 10.0}  # SAR-TEXT v2/v3: mR of progressive over direct transfer
 DIFFERENCES = (
     "SAR-TEXT fine-tunes an OpenCLIP ViT-L/14 (about 300 M image parameters, pretrained on 2 billion "
@@ -55,15 +55,23 @@ def _load_data(root: Path, size: int) -> dict[str, Any]:
     }
 
 
-def _share_optical(source: Path, target: Path) -> None:
-    """Let ``target`` resume after the optical stage that ``source`` trained (same seed and start)."""
+def _share_optical(source: Path, target: Path, config: Any) -> None:
+    """Let ``target`` (settings ``config``) resume after the optical stage that ``source`` trained (same seed and start).
+
+    The two runs differ only in the share of SAR data, which the optical stage never sees, so the
+    state is written with ``target``'s settings: resuming checks them against the run's own.
+    """
+    from dataclasses import asdict
+
     from closp_lite.transfer import STATE_FILE
 
     target.mkdir(parents=True)
     state = json.loads((source / STATE_FILE).read_text())
+    shared = {k for k, v in state["config"].items() if v != asdict(config)[k]}
+    assert shared <= {"sar_fraction"}, f"only the SAR share may differ, not {shared}"
     optical = [stage for stage in state["stages"] if stage["stage"] == "optical"]
     (target / optical[0]["folder"]).symlink_to(source / optical[0]["folder"], target_is_directory=True)
-    (target / STATE_FILE).write_text(json.dumps({**state, "stages": optical, "metrics": {}}))
+    (target / STATE_FILE).write_text(json.dumps({**state, "config": asdict(config), "stages": optical, "metrics": {}}))
 
 
 def _curve(run_dir: Path) -> list[list[float]]:
@@ -92,6 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from closp_lite.transfer import SCHEDULES, TransferConfig, embed_pairs, run_schedule, sar_text_metrics
 
     torch.set_num_threads(args.threads)
+    start, cpu_start = time.perf_counter(), time.process_time()  # data loading counts towards the budget
     root = sample_corpus("sample", progress=False)
     data = _load_data(root, args.input_size)
     settings = {"mode": "sample (simulated corpus)", "corpus": root.name, "steps_per_stage": args.steps, "batch_size": args.batch_size, "lr": args.lr,
@@ -99,8 +108,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "s1_train_patches": len(data["sar"]), "s2_train_patches": len(data["optical"]),
                 "s1_test_patches": len(data["s1_test"]), "caption_style": "sar-rewrite"}  # fmt: skip
     payload: dict[str, Any] = {"settings": settings, "paper_mR_gain": PAPER, "differences": DIFFERENCES,
-                               "chance": _chance(data, 0), "runs": []}  # fmt: skip
-    start = time.perf_counter()
+                               "chance": _chance(data, 0), "runs": [], "load_average_start": load_average()}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seed in args.seeds:
@@ -108,10 +116,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for schedule, name in SCHEDULES.items():
                     out = work / f"{name}-seed{seed}-{fraction}"
                     first = work / f"{name}-seed{seed}-{max(args.fractions)}"
-                    if "optical" in schedule and out != first:
-                        _share_optical(first, out)
                     config = TransferConfig(schedule=schedule, mode="sample", seed=seed, steps=args.steps, batch_size=args.batch_size,
                                             lr=args.lr, input_size=args.input_size, sar_fraction=fraction)  # fmt: skip
+                    if "optical" in schedule and out != first:
+                        _share_optical(first, out, config.resolved())
                     tick = time.perf_counter()
                     result = run_schedule(config, out, resume=out.exists(), data=data, evaluate=False, progress=False)
                     from closp_lite.models.closp import CLOSP
@@ -121,15 +129,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     payload["runs"].append({"schedule": name, "stages": schedule, "seed": seed, "fraction": fraction,
                                             "sar_train_size": result.stages[-1]["train_size"], "sar_steps": result.stages[-1]["steps"],
                                             "metrics": metrics, "sar_curve": _curve(out / result.stages[-1]["folder"]),
-                                            "seconds": round(time.perf_counter() - tick, 1)})  # fmt: skip
+                                            "seconds": round(time.perf_counter() - tick, 1), "load_average": load_average()})  # fmt: skip
                     payload["seconds_total"] = round(time.perf_counter() - start, 1)
+                    payload["cpu_seconds_total"] = round(time.process_time() - cpu_start, 1)
                     print(f"{name:12s} seed {seed} fraction {fraction}: mR {metrics['s1_test']['mR']:.2f} "
                           f"({time.perf_counter() - tick:.0f} s, total {payload['seconds_total']:.0f} s)", flush=True)  # fmt: skip
                     write_result(args.name, payload)
                     if "optical" not in schedule or out != first:
                         shutil.rmtree(out, ignore_errors=True)
-    payload["load_average_end"] = os.getloadavg()
+    payload["load_average_end"] = load_average()
     return payload
+
+
+def _timing(result: dict[str, Any]) -> str:
+    """Wall and CPU time against the budget, with the load the run shared the machine with."""
+    parts = [result, *result.get("parts", [])]
+    wall = [part.get("seconds_total") or 0 for part in parts]
+    cpu = [part.get("cpu_seconds_total") for part in parts]
+    loads = [r["load_average"][0] for r in result["runs"] if r.get("load_average")]
+    text = f"{len(wall)} process(es) of {', '.join(f'{x:.0f}' for x in wall)} s wall"
+    if all(c is not None for c in cpu):
+        text += f" ({', '.join(f'{c:.0f}' for c in cpu)} s CPU)"
+    if loads:
+        text += f", 1-minute load {min(loads):.1f}-{max(loads):.1f} during the runs"
+    verdict = "met" if max(wall) <= BUDGET_S else "not met"
+    return f"{text}. Budget {BUDGET_S // 60} min in all: {verdict} ({max(wall) / 60:.1f} min)."
 
 
 def _cell(values: list[float] | None, digits: int = 2, sign: str = "") -> str:
@@ -149,13 +173,12 @@ def markdown(record: dict[str, Any]) -> str:
     settings = result["settings"]
     fractions = sorted({str(r["fraction"]) for r in runs}, key=float)
     seeds = sorted({r["seed"] for r in runs})
-    seconds = [result.get("seconds_total", 0)] + [part.get("seconds_total") or 0 for part in result.get("parts", [])]
     lines = [f"# Progressive transfer on SAR retrieval (`{record['command']}`, {record['date']})", "",
              f"Simulated sample corpus `{settings.get('corpus', '?')}`, {settings['s1_train_patches']} S1 / {settings['s2_train_patches']} S2 training patches, "
              f"{settings['s1_test_patches']} S1 test patches, {settings['input_size']} px, batch {settings['batch_size']}, "
              f"{settings['steps_per_stage']} optimiser steps per stage, lr {settings['lr']}, seeds {seeds}; "
-             f"{record['machine']['cpu']} ({record['machine']['cpu_count']} cores, shared by other jobs), "
-             f"{len(seconds)} process(es) of {', '.join(f'{x:.0f}' for x in seconds)} s.", "",
+             f"{record['machine']['cpu']} ({record['machine']['cpu_count']} cores, {settings['threads']} torch thread(s)); "
+             + _timing(result), "",
              *([result["note"], ""] if result.get("note") else []),
              "## mR on the S1 test corpus (mean +- std over seeds; percent)", "",
              "| schedule | " + " | ".join(f"{float(f):.0%} of S1 train" for f in fractions) + " |", "|---|" + "---|" * len(fractions)]  # fmt: skip
