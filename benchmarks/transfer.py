@@ -55,7 +55,7 @@ def _load_data(root: Path, size: int) -> dict[str, Any]:
     }
 
 
-def _share_optical(source: Path, target: Path, config: Any) -> None:
+def share_optical(source: Path, target: Path, config: Any) -> None:
     """Let ``target`` (settings ``config``) resume after the optical stage that ``source`` trained (same seed and start).
 
     The two runs differ only in the share of SAR data, which the optical stage never sees, so the
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     config = TransferConfig(schedule=schedule, mode="sample", seed=seed, steps=args.steps, batch_size=args.batch_size,
                                             lr=args.lr, input_size=args.input_size, sar_fraction=fraction)  # fmt: skip
                     if "optical" in schedule and out != first:
-                        _share_optical(first, out, config.resolved())
+                        share_optical(first, out, config.resolved())
                     tick = time.perf_counter()
                     result = run_schedule(config, out, resume=out.exists(), data=data, evaluate=False, progress=False)
                     from closp_lite.models.closp import CLOSP

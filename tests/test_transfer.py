@@ -147,3 +147,24 @@ def test_cli_transfer(progressive, capsys) -> None:
                  "--steps", "3", "--batch-size", "8", "--input-size", "32", "--seed", "1", "--resume", "--json"]) == 0  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert set(report["metrics"]) == {"s1_test", "real_examples"}
+
+
+def test_benchmark_shares_the_optical_stage_exactly(progressive, tmp_path: Path) -> None:
+    """benchmarks/transfer.py trains the optical stage once per seed; a run reusing it must end where a fresh run does."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from transfer import share_optical
+
+    config, out = progressive
+    half = replace(config, sar_fraction=0.5).resolved()
+    share_optical(out, tmp_path / "shared", half)
+    shared = run_schedule(half, tmp_path / "shared", resume=True, evaluate=False, progress=False)
+    assert (tmp_path / "shared" / "1-optical").is_symlink()  # reused, not trained again
+    assert shared.stages[-1]["train_size"] < run_schedule(config, out, resume=True, evaluate=False, progress=False).stages[-1]["train_size"]
+    fresh = run_schedule(half, tmp_path / "fresh", evaluate=False, progress=False)
+    weights = [torch.load(r.out_dir / r.stages[-1]["folder"] / "model.pt", weights_only=True) for r in (shared, fresh)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    with pytest.raises(AssertionError, match="only the SAR share"):
+        share_optical(out, tmp_path / "other", replace(half, lr=1e-2))
