@@ -25,6 +25,8 @@ def test_cost_rows_of_a_new_size_merge_with_the_old_ones() -> None:
     growth = scale.growth_exponents(merged)
     assert growth["simulate"] == pytest.approx(1.0)  # 10 s, 50 s, 200 s: linear in the size
     assert "embed" not in growth  # never measured
+    cpu = [{**r, "cpu_seconds": r["seconds"] ** 0.5} for r in merged]
+    assert scale.growth_exponents(cpu, "cpu_seconds")["simulate"] == pytest.approx(0.5)
 
 
 def test_hnsw_is_built_only_when_the_projected_build_fits() -> None:

@@ -32,7 +32,15 @@ def test_search_tradeoff_draws_one_line_per_method() -> None:
 def test_cost_curves_skip_stages_without_times() -> None:
     fig = plot_cost_curves(COST)
     left, right = fig.axes[:2]
-    assert [line.get_label() for line in left.get_lines()] == ["train"]  # the loader has no seconds
+    assert [line.get_label() for line in left.get_lines()] == ["train (wall)"]  # the loader has no seconds
     assert len(right.get_lines()) == 2
     with pytest.raises(ValueError, match="no stages"):
         plot_cost_curves({})
+
+
+def test_cost_curves_draw_cpu_time_beside_wall_time() -> None:
+    rows = [{**r, "cpu_seconds": r["seconds"] / 2} for r in COST["stages"] if r["stage"] == "train"]
+    left = plot_cost_curves({"stages": rows}).axes[0]
+    wall, cpu = left.get_lines()
+    assert cpu.get_label() == "train (CPU)" and list(cpu.get_ydata()) == [5.0, 20.0]
+    assert cpu.get_color() == wall.get_color() and cpu.get_linestyle() == "--"

@@ -51,6 +51,9 @@ def plot_search_tradeoff(search: Mapping[str, Any], target_ms: float = 5.0) -> F
 def plot_cost_curves(cost: Mapping[str, Any]) -> Figure:
     """Seconds (log-log) and patches per second of each stage against the corpus size (chapter 10).
 
+    Where the rows record their CPU seconds, these are drawn dashed in the stage's colour: on a
+    shared machine the wall time grows with the load, the CPU time does not.
+
     Raises:
         ValueError: if the section holds no stages.
     """
@@ -63,9 +66,12 @@ def plot_cost_curves(cost: Mapping[str, Any]) -> Figure:
         points = sorted((r for r in rows if r["stage"] == stage), key=lambda r: r["size"])
         sizes = [p["size"] for p in points]
         if all("seconds" in p for p in points):
-            left.plot(sizes, [p["seconds"] for p in points], "o-", label=stage)
+            (line,) = left.plot(sizes, [p["seconds"] for p in points], "o-", label=f"{stage} (wall)")
+            if all("cpu_seconds" in p for p in points):
+                left.plot(sizes, [p["cpu_seconds"] for p in points], "o--", color=line.get_color(), alpha=0.6, label=f"{stage} (CPU)")
         right.plot(sizes, [p["patches_per_s"] for p in points], "o-", label=stage)
     left.set(xscale="log", yscale="log", xlabel="corpus size (patches)", ylabel="seconds", title="time per stage")
+    left.legend(fontsize=8, ncols=2)
     right.set(xscale="log", xlabel="corpus size (patches)", ylabel="patches per second", title="throughput per stage")
     right.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
