@@ -324,9 +324,8 @@ def cost_benchmark(sizes: list[int], workdir: Path, threads: int, previous: dict
             shutil.rmtree(workdir / f"{folder}-{size}", ignore_errors=True)
     previous = previous or {}
     rows = merge_cost_rows(previous.get("stages", []), rows)
-    notes = {k: v for k, v in previous.items() if k == "machine_load"}
     return {"sizes": sorted({r["size"] for r in rows}), "stages": rows, "time_growth_exponent": growth_exponents(rows),
-            "cpu_time_growth_exponent": growth_exponents(rows, "cpu_seconds"), **notes,
+            "cpu_time_growth_exponent": growth_exponents(rows, "cpu_seconds"),
             "note": "simulated corpora; one process per stage; train = one epoch in sample settings on the 20 % train split"}  # fmt: skip
 
 
