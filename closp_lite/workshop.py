@@ -95,7 +95,9 @@ def run_costs(env: str = "project") -> pd.DataFrame:
 
     ``env``: ``"project"`` (this repository's environment, ``chapters.json``) or ``"cpu-torch"``
     (a CPU-only torch as Binder installs it, ``chapters_cpu_torch.json``). The measurement date
-    and command are in the frame's ``attrs``.
+    and command are in the frame's ``attrs``. Rows measured since issue 15 also hold
+    ``cpu_seconds``, ``load_average_start`` / ``load_average_end``, ``torch_threads`` and
+    ``packages``; older rows lack them (NaN), and ``load_average`` is the load at the end for both.
     """
     import pandas as pd
 
@@ -103,6 +105,11 @@ def run_costs(env: str = "project") -> pd.DataFrame:
         raise ValueError(f"unknown environment {env!r}: choose one of {', '.join(COST_FILES)}")
     record = read_result(COST_FILES[env])
     frame = pd.DataFrame(record["results"]["chapters"]).set_index("chapter")
+    if "load_average_end" in frame:
+        # rows measured before issue 15 have one load_average (taken at the end); newer rows have a
+        # start and an end, and keep load_average filled so that both kinds read alike
+        old = frame["load_average"] if "load_average" in frame else pd.Series(float("nan"), index=frame.index)
+        frame["load_average"] = old.fillna(frame["load_average_end"])
     frame.attrs = {"date": record["date"], "command": record["command"], "budget_gb": record["results"]["budget_gb"]}
     return frame
 

@@ -94,3 +94,18 @@ def test_the_real_files_fall_back_for_chapters_only_one_of_them_measured() -> No
         pytest.skip("the CPU-torch file measures every chapter")
     costs = workshop.planning_costs()
     assert all(costs.loc[name, "source"] == "chapters.json" for name in missing if name in costs.index)
+
+
+def test_run_costs_read_rows_from_before_and_after_the_cpu_and_load_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = {"chapter": "00-tour", "seconds": 83.2, "peak_memory_gb": 1.7, "status": "ok", "within_budget": True, "load_average": 1.2}
+    new = {"chapter": "01-optical", "seconds": 6.6, "peak_memory_gb": 0.3, "status": "ok", "within_budget": True,
+           "cpu_seconds": 5.9, "load_average_start": 0.8, "load_average_end": 1.4, "torch_threads": 2, "packages": ["torch"]}  # fmt: skip
+    skipped = {"chapter": "08-transfer", "seconds": 0.0, "peak_memory_gb": 0.0, "status": "skipped: needs torchvision (no CPU wheel)",
+               "within_budget": None, "load_average_start": 1.0, "load_average_end": 1.0, "packages": ["torch"]}  # fmt: skip
+    record = {"date": "2026-12-03", "command": "chapters.py", "results": {"budget_gb": 2.0, "chapters": [old, new, skipped]}}
+    monkeypatch.setattr(workshop, "read_result", lambda name: record)
+    costs = workshop.run_costs("cpu-torch")
+    assert costs.loc["00-tour", "load_average"] == 1.2 and costs.loc["01-optical", "load_average"] == 1.4
+    assert math.isnan(costs.loc["00-tour", "cpu_seconds"]) and costs.loc["01-optical", "cpu_seconds"] == 5.9
+    combined = workshop.combine_costs({"chapters_cpu_torch.json": costs})
+    assert "08-transfer" not in combined.index  # skipped: not timed
