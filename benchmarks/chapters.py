@@ -203,6 +203,30 @@ def skip_status(needed: Iterable[str], missing: Iterable[str]) -> str | None:
     return f"skipped: needs {', '.join(HEAVY_PACKAGES.get(m, m) for m in lacking)} (not installed)"
 
 
+def skipped_row(name: str, direct: Sequence[str], missing: Iterable[str], present: Iterable[str]) -> dict[str, Any] | None:
+    """The row of a chapter not run because its own code imports ``direct`` modules its
+    environment lacks, or None if it can run (chapter cost benchmark)."""
+    status = skip_status(direct, missing)
+    if status is None:
+        return None
+    load = os.getloadavg()[0]
+    lacking = [HEAVY_PACKAGES.get(module, module) for module in direct if module in set(missing)]
+    return build_row(
+        name,
+        seconds=0.0,
+        peak_gb=0.0,
+        kernel_peak_gb=0.0,
+        status=status,
+        cpu_seconds=None,
+        load_start=load,
+        load_end=load,
+        torch_threads=None,
+        packages=present,
+        measured=dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
+        failure={"needs": ", ".join(lacking)},
+    )
+
+
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the rows add up to (chapter cost benchmark): counts by outcome, chapters over budget,
     total wall and CPU seconds of the chapters that ran, the load range, and the package sets seen
@@ -363,26 +387,10 @@ def main() -> None:
     rows = []
     for name in args.chapter or notebook_chapters():
         # a chapter that imports a missing package itself cannot run: record it without starting a kernel
-        skip = skip_status(code_needs(chapter_code(name), library)["direct"], missing)
-        if skip:
-            load = os.getloadavg()[0]
-            row = build_row(
-                name,
-                seconds=0.0,
-                peak_gb=0.0,
-                kernel_peak_gb=0.0,
-                status=skip,
-                cpu_seconds=None,
-                load_start=load,
-                load_end=load,
-                torch_threads=None,
-                packages=present,
-                measured=dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
-                failure={"needs": ", ".join(code_needs(chapter_code(name), library)["direct"])},
-            )
-        elif cpu_torch:
+        row = skipped_row(name, code_needs(chapter_code(name), library)["direct"], missing, present)
+        if row is None and cpu_torch:
             row = reclassify(run_chapter(name, CPU_TORCH_KERNEL, detail=True, packages=present), missing)
-        else:
+        elif row is None:
             row = run_chapter(name, packages=present)
         print(row, flush=True)
         rows.append(row)

@@ -168,3 +168,12 @@ def test_run_chapter_measures_a_fake_chapter_in_a_real_kernel(tmp_path: Path, mo
     assert row["packages"] == ["torch"]
     skipped = chapters.reclassify(row, NO_CPU_TORCHVISION)
     assert skipped["status"] == "skipped: needs torchvision (no CPU wheel)"
+
+
+def test_a_chapter_importing_a_missing_package_itself_is_skipped_without_running() -> None:
+    row = chapters.skipped_row("08-transfer", ["timm"], NO_CPU_TORCHVISION, ["torch"])
+    assert row is not None
+    assert row["status"] == "skipped: needs torchvision (no CPU wheel)" and row["needs"] == "timm"
+    assert row["within_budget"] is None and row["cpu_seconds"] is None and row["packages"] == ["torch"]
+    assert chapters.skipped_row("08-transfer", ["timm"], [], ["torch", "timm"]) is None  # the project environment runs it
+    assert chapters.skipped_row("01-optical", [], NO_CPU_TORCHVISION, ["torch"]) is None
