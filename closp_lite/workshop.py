@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,7 +22,7 @@ from closp_lite.results import read_result
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ChapterInfo", "book_chapters", "check_order", "run_costs", "timetable"]
+__all__ = ["ChapterInfo", "book_chapters", "check_order", "combine_costs", "planning_costs", "run_costs", "timetable"]
 
 MINUTES_PER_EXERCISE = 5
 COST_FILES = {"project": "chapters.json", "cpu-torch": "chapters_cpu_torch.json"}
@@ -95,7 +95,9 @@ def run_costs(env: str = "project") -> pd.DataFrame:
 
     ``env``: ``"project"`` (this repository's environment, ``chapters.json``) or ``"cpu-torch"``
     (a CPU-only torch as Binder installs it, ``chapters_cpu_torch.json``). The measurement date
-    and command are in the frame's ``attrs``.
+    and command are in the frame's ``attrs``. Rows measured since issue 15 also hold
+    ``cpu_seconds``, ``load_average_start`` / ``load_average_end``, ``torch_threads`` and
+    ``packages``; older rows lack them (NaN), and ``load_average`` is the load at the end for both.
     """
     import pandas as pd
 
@@ -103,8 +105,47 @@ def run_costs(env: str = "project") -> pd.DataFrame:
         raise ValueError(f"unknown environment {env!r}: choose one of {', '.join(COST_FILES)}")
     record = read_result(COST_FILES[env])
     frame = pd.DataFrame(record["results"]["chapters"]).set_index("chapter")
+    if "load_average_end" in frame:
+        # rows measured before issue 15 have one load_average (taken at the end); newer rows have a
+        # start and an end, and keep load_average filled so that both kinds read alike
+        old = frame["load_average"] if "load_average" in frame else pd.Series(float("nan"), index=frame.index)
+        frame["load_average"] = old.fillna(frame["load_average_end"])
     frame.attrs = {"date": record["date"], "command": record["command"], "budget_gb": record["results"]["budget_gb"]}
     return frame
+
+
+def combine_costs(costs: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per chapter the larger measured run time over several cost tables, and which table gave it (instructor guide).
+
+    ``costs`` maps a source name (the result file) to a :func:`run_costs` frame. Only rows whose
+    ``status`` is ``ok`` (or that have no status) count: a chapter that failed or was skipped in one
+    environment was not timed there, so its time comes from the other. Returns a frame indexed
+    by chapter with ``seconds``, ``source`` (the name the time came from) and one
+    ``seconds <source>`` column per table (NaN where that table has no time).
+    """
+    import pandas as pd
+
+    timed = {}
+    for source, frame in costs.items():
+        ok = frame["status"].fillna("ok").astype(str).eq("ok") if "status" in frame else pd.Series(True, index=frame.index)
+        timed[source] = frame.loc[ok, "seconds"].astype(float)
+    table = pd.DataFrame(timed).dropna(how="all")
+    if table.empty:
+        return pd.DataFrame(columns=["seconds", "source"])
+    # the larger time: a plan built on the slower environment does not run late in the faster one
+    chosen = table.fillna(-1.0).idxmax(axis=1).astype(str)
+    seconds = table.max(axis=1)
+    table.columns = [f"seconds {name}" for name in table.columns]
+    table.insert(0, "source", chosen)
+    table.insert(0, "seconds", seconds)
+    return table
+
+
+def planning_costs(envs: Sequence[str] = tuple(COST_FILES)) -> pd.DataFrame:
+    """The run time a plan should allow per chapter: the larger of the measured times in the
+    result files of ``envs`` (default: both, ``chapters.json`` and ``chapters_cpu_torch.json``),
+    with the file each time came from (instructor guide; see :func:`combine_costs`)."""
+    return combine_costs({COST_FILES[env]: run_costs(env) for env in envs})
 
 
 def timetable(
@@ -114,8 +155,9 @@ def timetable(
     break_minutes: int = 15,
     lunch_after: int | None = None,
     lunch_minutes: int = 60,
-    env: str = "project",
+    env: str | Sequence[str] = tuple(COST_FILES),
     taught: Sequence[str] = (),
+    costs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """A timed plan: per chapter, teaching (time to learn + measured run time) then exercises (instructor guide).
 
@@ -123,20 +165,28 @@ def timetable(
     passed since the last one; the first break after ``lunch_after`` minutes (if given) is a
     lunch of ``lunch_minutes``. Exercises take ``MINUTES_PER_EXERCISE`` each. ``taught`` are
     chapters covered before (see :func:`check_order`).
+
+    Run times are the larger measured time over the environments ``env`` (one name or several,
+    default both; see :func:`planning_costs`), or come from ``costs`` (a :func:`combine_costs`
+    frame) if given; the ``run time from`` column names the file each one was read from. A
+    chapter measured in neither counts 0 minutes and says so.
     """
     import pandas as pd
 
     check_order(names, taught)
     chapters = book_chapters()
-    seconds = {str(name): float(value) for name, value in run_costs(env)["seconds"].items()}
+    if costs is None:
+        costs = planning_costs([env] if isinstance(env, str) else env)
+    seconds = {str(name): float(value) for name, value in costs["seconds"].items()}
+    sources = {str(name): str(value) for name, value in costs["source"].items()}
     clock = int(start[:2]) * 60 + int(start[3:])
     elapsed = since_break = 0
     lunch_done = lunch_after is None
     rows = []
 
-    def add(activity: str, minutes: int) -> None:
+    def add(activity: str, minutes: int, source: str = "") -> None:
         nonlocal clock, elapsed, since_break
-        rows.append({"start": f"{clock // 60:02d}:{clock % 60:02d}", "minutes": minutes, "activity": activity})
+        rows.append({"start": f"{clock // 60:02d}:{clock % 60:02d}", "minutes": minutes, "activity": activity, "run time from": source})
         clock, elapsed = clock + minutes, elapsed + minutes
         since_break = 0 if activity in ("break", "lunch") else since_break + minutes
 
@@ -147,7 +197,8 @@ def timetable(
             add("lunch" if is_lunch else "break", lunch_minutes if is_lunch else break_minutes)
         info = chapters[name]
         run_minutes = math.ceil(seconds.get(name, 0.0) / 60)
-        add(f"{info.title}: teach ({info.minutes_to_learn} min) and run ({run_minutes} min)", info.minutes_to_learn + run_minutes)
+        source = sources.get(name, "not measured")
+        add(f"{info.title}: teach ({info.minutes_to_learn} min) and run ({run_minutes} min)", info.minutes_to_learn + run_minutes, source)
         add(f"{info.title}: {info.exercises} exercises", info.exercises * MINUTES_PER_EXERCISE)
     frame = pd.DataFrame(rows)
     frame.attrs["total_minutes"] = elapsed

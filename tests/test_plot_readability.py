@@ -93,3 +93,69 @@ def _wide_figure(name: str) -> Figure:
 @pytest.mark.parametrize("name", ["geography", "grouped bars", "decoding", "captioned", "composites"])
 def test_wide_figures_keep_readable_text_at_the_page_width(name: str) -> None:
     assert smallest_text_on_the_page(_wide_figure(name)) >= SMALLEST_PT
+
+
+def image_panels_on_the_page(fig: Figure) -> list[tuple[float, float]]:
+    """(width, height) in inches of every image panel of ``fig`` as the book shows it: laid out,
+    cropped, then scaled down to the text column if wider."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    scale = min(1.0, PAGE_WIDTH_IN / fig.get_tightbbox(renderer).width)
+    boxes = [ax.get_window_extent(renderer) for ax in fig.axes if ax.images]
+    return [(scale * box.width / fig.dpi, scale * box.height / fig.dpi) for box in boxes]
+
+
+SMALLEST_PANEL_IN = 2.0  # on the page; the one-row layouts these replace gave about 1.4 in
+
+
+def _s2(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    return [rng.integers(0, 3000, (12, 40, 40)).astype(np.float32) for _ in range(n)]
+
+
+def test_chapter_1_composites_and_indices_lie_in_two_rows_of_readable_panels() -> None:
+    fig = plotting.plot_composites_and_indices(_s2(np.random.default_rng(0), 1)[0], ("NDVI", "NDWI", "NBR"), title="patch")
+    panels = image_panels_on_the_page(fig)
+    assert len(panels) == 5
+    assert min(min(side) for side in panels) >= SMALLEST_PANEL_IN
+    rows = {round(ax.get_window_extent().y0) for ax in fig.axes if ax.images}
+    assert len(rows) == 2  # composites above, index maps below
+    assert fig.get_size_inches()[0] <= PAGE_WIDTH_IN  # never scaled down on the page
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 6, 7])
+def test_real_and_simulated_patches_come_in_blocks_of_at_most_three(n: int) -> None:
+    rng = np.random.default_rng(0)
+    titles = [f"Lithuania\nwater, trees, crops, built area, flooded vegetation {i}" for i in range(n)]
+    fig = plotting.plot_real_and_simulated(_s2(rng, n), _s2(rng, n), titles)
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert len(image_axes) == 2 * n
+    columns = {round(ax.get_window_extent().x0) for ax in image_axes}
+    rows = {round(ax.get_window_extent().y0) for ax in image_axes}
+    assert len(columns) == min(3, n) and len(rows) == 2 * -(-n // 3)  # a real row over a simulated row per block
+    assert min(min(side) for side in image_panels_on_the_page(fig)) >= SMALLEST_PANEL_IN
+    assert smallest_text_on_the_page(fig) >= SMALLEST_PT
+    assert {ax.get_ylabel() for ax in image_axes} >= {"real", "simulated"}
+
+
+def test_chapter_1_true_and_false_colour_pairs_come_in_blocks_of_three() -> None:
+    fig = plotting.plot_composite_pairs(_s2(np.random.default_rng(0), 6), [f"2017-0{i}-01" for i in range(1, 7)])
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert len(image_axes) == 12
+    assert len({round(ax.get_window_extent().x0) for ax in image_axes}) == 3
+    assert min(min(side) for side in image_panels_on_the_page(fig)) >= SMALLEST_PANEL_IN
+    assert smallest_text_on_the_page(fig) >= SMALLEST_PT
+
+
+def test_real_and_simulated_refuses_lists_of_different_lengths() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="as many real as simulated"):
+        plotting.plot_real_and_simulated(_s2(rng, 2), _s2(rng, 1), ["a", "b"])
+
+
+@pytest.mark.parametrize("n, columns", [(1, 1), (3, 3), (4, 2), (5, 3)])
+def test_chapter_1_composite_grids_keep_at_most_three_readable_panels_a_row(n: int, columns: int) -> None:
+    fig = plotting.plot_composites(_s2(np.random.default_rng(0), n), [f"clouds {10 * i} %\nmean NDVI 0.41" for i in range(n)])
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert len({round(ax.get_window_extent().x0) for ax in image_axes}) == columns
+    assert min(min(side) for side in image_panels_on_the_page(fig)) >= SMALLEST_PANEL_IN
+    assert smallest_text_on_the_page(fig) >= SMALLEST_PT

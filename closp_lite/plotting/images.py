@@ -1,4 +1,4 @@
-"""Plotting of patches (chapter 0); every function returns a Figure.
+"""Plotting of patches (chapters 0-2); every function returns a Figure.
 
 Samples are sample dicts (model-ready ``image``, see CONTRIBUTING.md) or stored
 :class:`closp_lite.data.format.Patch` objects; both are shown in stored units.
@@ -6,6 +6,7 @@ Samples are sample dicts (model-ready ``image``, see CONTRIBUTING.md) or stored
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,8 +17,9 @@ from closp_lite.data.bands import from_model_input, modality_from_bands
 from closp_lite.physics.optical import TRUE_COLOUR_LIMITS, robust_stretch, true_colour
 from closp_lite.physics.optical import false_colour as false_colour_composite
 from closp_lite.physics.sar import cross_pol_ratio_db
+from closp_lite.plotting.physics import PANEL_IN, PANELS_PER_ROW
 
-__all__ = ["plot_real_and_simulated", "plot_sample", "plot_samples", "s1_rgb", "sample_rgb"]
+__all__ = ["plot_composite_pairs", "plot_composites", "plot_real_and_simulated", "plot_sample", "plot_samples", "s1_rgb", "sample_rgb"]
 
 VV_DISPLAY_DB: tuple[float, float] = (-25.0, 0.0)
 """Fixed grey scale of VV backscatter pictures (dB): calm water black, towns white."""
@@ -110,30 +112,102 @@ def plot_samples(samples: list[Any], ncols: int = 4, false_colour: bool = False)
     return fig
 
 
+def _patch_picture(ax: Any, image: np.ndarray, false_colour: bool = False) -> None:
+    """Draw one stored image on a fixed scale: S2 in true (or false) colour, S1 as VV in dB."""
+    image = np.asarray(image, dtype=np.float32)
+    if modality_from_bands(image.shape[0]) == "s2":
+        ax.imshow(false_colour_composite(image) if false_colour else true_colour(image, limits=TRUE_COLOUR_LIMITS))
+    else:
+        ax.imshow(image[0], cmap="gray", vmin=VV_DISPLAY_DB[0], vmax=VV_DISPLAY_DB[1])
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _wrapped(title: str, width: int = 32) -> str:
+    """``title`` with each line wrapped at ``width`` characters, so it stays within its panel."""
+    return "\n".join(textwrap.fill(line, width) or line for line in title.split("\n"))
+
+
+def _paired_blocks(
+    top: Sequence[np.ndarray],
+    bottom: Sequence[np.ndarray],
+    titles: Sequence[str],
+    row_names: tuple[str, str],
+    false_colour_bottom: bool = False,
+) -> Figure:
+    """Patches in blocks of at most :data:`PANELS_PER_ROW`: each block a row of ``top`` images
+    above the matching row of ``bottom`` images, the row names on the left of each block."""
+    if not top or not (len(top) == len(bottom) == len(titles)):
+        raise ValueError(f"give as many {row_names[0]} as {row_names[1]} images and titles (at least one), got {len(top)}, {len(bottom)}, {len(titles)}")
+    ncols = min(PANELS_PER_ROW, len(top))
+    blocks = -(-len(top) // ncols)
+    # A fixed panel size and at most three across: the figure is never wider than the text column,
+    # so the book never scales it (and its titles) down, however many patches there are.
+    fig = Figure(figsize=(PANEL_IN * ncols + 0.5, blocks * (2 * PANEL_IN + 0.9)), layout="constrained")
+    axes = fig.subplots(2 * blocks, ncols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, (upper, lower, title) in enumerate(zip(top, bottom, titles, strict=True)):
+        block, column = divmod(i, ncols)
+        for row, image in ((2 * block, upper), (2 * block + 1, lower)):
+            ax = axes[row, column]
+            ax.set_axis_on()
+            _patch_picture(ax, image, false_colour=false_colour_bottom and row == 2 * block + 1)
+            if column == 0:
+                ax.set_ylabel(row_names[row - 2 * block], fontsize=10)
+        axes[2 * block, column].set_title(_wrapped(title), fontsize=8)
+    return fig
+
+
 def plot_real_and_simulated(real: Sequence[np.ndarray], simulated: Sequence[np.ndarray], titles: Sequence[str]) -> Figure:
-    """Real patches (top row) above simulated counterparts (bottom row), on fixed scales (chapters 1, 2).
+    """Real patches above their simulated counterparts, in blocks of at most three patches (chapters 1, 2).
 
     Stored images, all of one modality: S2 in true colour with the fixed 0-0.3 reflectance
     stretch, S1 as VV on the fixed grey scale :data:`VV_DISPLAY_DB`, so brightness can be
-    compared across patches and between real and simulated data.
+    compared across patches and between real and simulated data. Each block is a row of real
+    patches over the row of their simulated counterparts, each panel :data:`PANEL_IN` wide.
 
     Raises:
         ValueError: if the lists are empty or of different lengths.
     """
-    if not real or not (len(real) == len(simulated) == len(titles)):
-        raise ValueError(f"give as many real as simulated images and titles (at least one), got {len(real)}, {len(simulated)}, {len(titles)}")
-    fig = Figure(figsize=(2.2 * len(real), 4.9), layout="constrained")
-    axes = fig.subplots(2, len(real), squeeze=False)
-    for j, (top, bottom, title) in enumerate(zip(real, simulated, titles, strict=True)):
-        for ax, image in ((axes[0, j], top), (axes[1, j], bottom)):
-            image = np.asarray(image, dtype=np.float32)
-            if modality_from_bands(image.shape[0]) == "s2":
-                ax.imshow(true_colour(image, limits=TRUE_COLOUR_LIMITS))
-            else:
-                ax.imshow(image[0], cmap="gray", vmin=VV_DISPLAY_DB[0], vmax=VV_DISPLAY_DB[1])
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[0, j].set_title(title, fontsize=7)
-    axes[0, 0].set_ylabel("real", fontsize=9)
-    axes[1, 0].set_ylabel("simulated", fontsize=9)
+    return _paired_blocks(real, simulated, titles, ("real", "simulated"))
+
+
+def plot_composite_pairs(images: Sequence[np.ndarray], titles: Sequence[str]) -> Figure:
+    """True colour (fixed 0-0.3 stretch) above false colour (B8, B4, B3) of each S2 patch, in blocks
+    of at most three patches (chapter 1).
+
+    Raises:
+        ValueError: if ``images`` is empty or ``titles`` has another length.
+    """
+    return _paired_blocks(images, images, titles, ("true colour", "false colour"), false_colour_bottom=True)
+
+
+def plot_composites(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    false_colour: bool = False,
+    limits: tuple[float, float] = TRUE_COLOUR_LIMITS,
+) -> Figure:
+    """S2 composites of several stored images on one scale, at most three per row (chapter 1).
+
+    True colour with the fixed stretch ``limits`` (stored units, shared by all panels so they
+    compare), or with ``false_colour`` the B8, B4, B3 composite stretched by percentiles. Four
+    images make a 2 x 2 grid rather than a row of three and one alone.
+
+    Raises:
+        ValueError: if ``images`` is empty or ``titles`` has another length.
+    """
+    if not images or len(images) != len(titles):
+        raise ValueError(f"give one title per image (at least one image), got {len(images)} images and {len(titles)} titles")
+    ncols = 2 if len(images) == 4 else min(PANELS_PER_ROW, len(images))
+    nrows = -(-len(images) // ncols)
+    fig = Figure(figsize=(PANEL_IN * ncols + 0.3, nrows * (PANEL_IN + 0.6)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, image, title in zip(axes, images, titles, strict=False):
+        image = np.asarray(image, dtype=np.float32)
+        ax.imshow(false_colour_composite(image) if false_colour else true_colour(image, limits=limits))
+        ax.set_title(_wrapped(title), fontsize=9)
     return fig

@@ -27,6 +27,13 @@ __all__: list[str] = [
 ]
 
 
+PANELS_PER_ROW = 3
+"""Panels side by side at most: three of :data:`PANEL_IN` fill the book's text column."""
+
+PANEL_IN = 2.3
+"""Side of one image panel in inches, drawn at the page width without scaling (issue 15)."""
+
+
 def _colour(name: str, i: int) -> str:
     return DW_PALETTE.get(name, f"C{i}")
 
@@ -73,25 +80,29 @@ def plot_composites_and_indices(
     """True colour, false colour (NIR) and spectral index maps of one Sentinel-2 image (chapter 1).
 
     ``image`` is (12, H, W) stored layout (true colour uses the fixed 0-0.3 reflectance stretch;
-    the false colour is stretched by percentiles). Index maps share the colour
-    scale -1..1 (brown low, green high).
+    the false colour is stretched by percentiles). The two composites fill the top row and the
+    index maps the row below, which shares the colour scale -1..1 (brown low, green high).
     """
-    panels = 2 + len(indices)
-    # about the page width: a wider figure is scaled down to the text column, and its titles with it
-    fig = Figure(figsize=(1.9 * panels + 0.6, 2.9), layout="constrained")
-    axes = fig.subplots(1, panels)
-    axes[0].imshow(optical.true_colour(image, limits=optical.TRUE_COLOUR_LIMITS))
-    axes[0].set_title("true colour (B4, B3, B2)\nreflectance 0-0.3", fontsize=10)
-    axes[1].imshow(optical.false_colour(image))
-    axes[1].set_title("false colour\n(B8, B4, B3)", fontsize=10)
-    mappable = None
-    for ax, name in zip(axes[2:], indices, strict=True):
-        mappable = ax.imshow(optical.spectral_index(image, name), cmap="BrBG", vmin=-1, vmax=1)
-        ax.set_title(name, fontsize=10)
-    for ax in axes:
+    # Two rows of panels at most 3 wide fit the text column (7.8 in) without being scaled down;
+    # one long row of five was shrunk to about 1.4 in per panel, too small to see fields in.
+    width = PANEL_IN * max(2, len(indices)) + 0.9  # room for the colour bar
+    fig = Figure(figsize=(width, 2 * PANEL_IN + 1.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, squeeze=False).ravel()
+    composites = top.subplots(1, 2)
+    composites[0].imshow(optical.true_colour(image, limits=optical.TRUE_COLOUR_LIMITS))
+    composites[0].set_title("true colour (B4, B3, B2)\nreflectance 0-0.3", fontsize=10)
+    composites[1].imshow(optical.false_colour(image))
+    composites[1].set_title("false colour\n(B8, B4, B3)", fontsize=10)
+    for ax in composites:
         ax.set_axis_off()
-    if mappable is not None:
-        fig.colorbar(mappable, ax=axes[2:], shrink=0.8, label="index")
+    if indices:
+        index_axes = np.atleast_1d(bottom.subplots(1, len(indices)))
+        mappable = None
+        for ax, name in zip(index_axes, indices, strict=True):
+            mappable = ax.imshow(optical.spectral_index(image, name), cmap="BrBG", vmin=-1, vmax=1)
+            ax.set_title(name, fontsize=10)
+            ax.set_axis_off()
+        bottom.colorbar(mappable, ax=list(index_axes), shrink=0.8, label="index")
     if title:
         fig.suptitle(title)
     return fig
@@ -126,9 +137,6 @@ def plot_db_histograms(
     if title:
         fig.suptitle(title)
     return fig
-
-
-PANELS_PER_ROW = 3
 
 
 def plot_speckle_filters(
