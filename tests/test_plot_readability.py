@@ -12,6 +12,7 @@ from matplotlib.text import Text
 
 from closp_lite import plotting
 from closp_lite.physics import sar
+from closp_lite.plotting.images import VH_DISPLAY_DB, VV_DISPLAY_DB
 
 NAMES = [f"experiment {i}" for i in range(13)]
 PAGE_WIDTH_IN = 7.8  # the HTML book's text column, about 780 px at the 100 dpi of closp_lite.display
@@ -144,6 +145,22 @@ def test_chapter_1_true_and_false_colour_pairs_come_in_blocks_of_three() -> None
     assert len({round(ax.get_window_extent().x0) for ax in image_axes}) == 3
     assert min(min(side) for side in image_panels_on_the_page(fig)) >= SMALLEST_PANEL_IN
     assert smallest_text_on_the_page(fig) >= SMALLEST_PT
+
+
+def test_chapter_2_polarisations_show_vv_over_vh_on_their_own_scales_in_blocks_of_three() -> None:
+    rng = np.random.default_rng(0)
+    images = [np.stack([np.full((8, 8), -12.0), np.full((8, 8), -19.0)]) + rng.normal(0, 1, (2, 8, 8)) for _ in range(6)]
+    fig = plotting.plot_polarisations(images, [f"2017-0{i}-01" for i in range(1, 7)])
+    image_axes = [ax for ax in fig.axes if ax.images]
+    assert len(image_axes) == 12 and len({round(ax.get_window_extent().x0) for ax in image_axes}) == 3
+    assert min(min(side) for side in image_panels_on_the_page(fig)) >= SMALLEST_PANEL_IN
+    assert smallest_text_on_the_page(fig) >= SMALLEST_PT
+    vv, vh = image_axes[0].images[0], image_axes[3].images[0]  # the first block: a VV row over a VH row
+    assert (image_axes[0].get_ylabel(), image_axes[3].get_ylabel()) == ("VV", "VH")
+    assert np.allclose(vv.get_array(), images[0][0]) and np.allclose(vh.get_array(), images[0][1])
+    assert vv.get_clim() == VV_DISPLAY_DB and vh.get_clim() == VH_DISPLAY_DB
+    with pytest.raises(ValueError, match="S1 patches"):
+        plotting.plot_polarisations(_s2(rng, 1), ["optical"])
 
 
 def test_real_and_simulated_refuses_lists_of_different_lengths() -> None:

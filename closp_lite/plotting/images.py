@@ -19,10 +19,13 @@ from closp_lite.physics.optical import false_colour as false_colour_composite
 from closp_lite.physics.sar import cross_pol_ratio_db
 from closp_lite.plotting.physics import PANEL_IN, PANELS_PER_ROW
 
-__all__ = ["plot_composite_pairs", "plot_composites", "plot_real_and_simulated", "plot_sample", "plot_samples", "s1_rgb", "sample_rgb"]
+__all__ = ["plot_composite_pairs", "plot_composites", "plot_polarisations", "plot_real_and_simulated", "plot_sample", "plot_samples", "s1_rgb", "sample_rgb"]
 
 VV_DISPLAY_DB: tuple[float, float] = (-25.0, 0.0)
 """Fixed grey scale of VV backscatter pictures (dB): calm water black, towns white."""
+
+VH_DISPLAY_DB: tuple[float, float] = (-30.0, -5.0)
+"""Fixed grey scale of VH pictures (dB): cross-polarised returns are about 5 to 10 dB weaker than VV."""
 
 
 def _stored(sample: Any) -> tuple[np.ndarray, str, str, list[str]]:
@@ -112,13 +115,15 @@ def plot_samples(samples: list[Any], ncols: int = 4, false_colour: bool = False)
     return fig
 
 
-def _patch_picture(ax: Any, image: np.ndarray, false_colour: bool = False) -> None:
-    """Draw one stored image on a fixed scale: S2 in true (or false) colour, S1 as VV in dB."""
+def _patch_picture(ax: Any, image: np.ndarray, second_view: bool = False) -> None:
+    """Draw one stored image on a fixed scale: S2 in true colour (``second_view``: false colour),
+    S1 as VV in dB (``second_view``: VH)."""
     image = np.asarray(image, dtype=np.float32)
     if modality_from_bands(image.shape[0]) == "s2":
-        ax.imshow(false_colour_composite(image) if false_colour else true_colour(image, limits=TRUE_COLOUR_LIMITS))
+        ax.imshow(false_colour_composite(image) if second_view else true_colour(image, limits=TRUE_COLOUR_LIMITS))
     else:
-        ax.imshow(image[0], cmap="gray", vmin=VV_DISPLAY_DB[0], vmax=VV_DISPLAY_DB[1])
+        low, high = VH_DISPLAY_DB if second_view else VV_DISPLAY_DB
+        ax.imshow(image[1 if second_view else 0], cmap="gray", vmin=low, vmax=high)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -133,10 +138,11 @@ def _paired_blocks(
     bottom: Sequence[np.ndarray],
     titles: Sequence[str],
     row_names: tuple[str, str],
-    false_colour_bottom: bool = False,
+    second_view_bottom: bool = False,
 ) -> Figure:
     """Patches in blocks of at most :data:`PANELS_PER_ROW`: each block a row of ``top`` images
-    above the matching row of ``bottom`` images, the row names on the left of each block."""
+    above the matching row of ``bottom`` images, the row names on the left of each block; with
+    ``second_view_bottom`` the bottom row shows each image's second view (false colour, VH)."""
     if not top or not (len(top) == len(bottom) == len(titles)):
         raise ValueError(f"give as many {row_names[0]} as {row_names[1]} images and titles (at least one), got {len(top)}, {len(bottom)}, {len(titles)}")
     ncols = min(PANELS_PER_ROW, len(top))
@@ -152,7 +158,7 @@ def _paired_blocks(
         for row, image in ((2 * block, upper), (2 * block + 1, lower)):
             ax = axes[row, column]
             ax.set_axis_on()
-            _patch_picture(ax, image, false_colour=false_colour_bottom and row == 2 * block + 1)
+            _patch_picture(ax, image, second_view=second_view_bottom and row == 2 * block + 1)
             if column == 0:
                 ax.set_ylabel(row_names[row - 2 * block], fontsize=10)
         axes[2 * block, column].set_title(_wrapped(title), fontsize=8)
@@ -180,7 +186,20 @@ def plot_composite_pairs(images: Sequence[np.ndarray], titles: Sequence[str]) ->
     Raises:
         ValueError: if ``images`` is empty or ``titles`` has another length.
     """
-    return _paired_blocks(images, images, titles, ("true colour", "false colour"), false_colour_bottom=True)
+    return _paired_blocks(images, images, titles, ("true colour", "false colour"), second_view_bottom=True)
+
+
+def plot_polarisations(images: Sequence[np.ndarray], titles: Sequence[str]) -> Figure:
+    """VV above VH of each S1 patch (stored dB, fixed grey scales :data:`VV_DISPLAY_DB` and
+    :data:`VH_DISPLAY_DB`), in blocks of at most three patches (chapter 2).
+
+    Raises:
+        ValueError: if ``images`` is empty, ``titles`` has another length, or an image is not S1.
+    """
+    for image in images:
+        if modality_from_bands(np.shape(image)[0]) != "s1":
+            raise ValueError(f"plot_polarisations draws S1 patches (2 bands, VV and VH), got {np.shape(image)[0]} bands")
+    return _paired_blocks(images, images, titles, ("VV", "VH"), second_view_bottom=True)
 
 
 def plot_composites(
