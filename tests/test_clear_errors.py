@@ -115,7 +115,7 @@ def test_model_files_of_different_runs(tmp_path: Path) -> None:
     CLOSP(ModelConfig(width=4)).save(tmp_path / "a")
     CLOSP(ModelConfig(width=8)).save(tmp_path / "b")
     (tmp_path / "a" / "model.pt").write_bytes((tmp_path / "b" / "model.pt").read_bytes())
-    with pytest.raises(ValueError, match="does not match .*config.json: layer shapes"):
+    with pytest.raises(ValueError, match=r"model.pt does not match .*config.json: layer shapes .*; the files come from different runs"):
         CLOSP.load(tmp_path / "a")
     torch.save({}, tmp_path / "b" / "model.pt")
     (tmp_path / "b" / "model.pt").write_bytes((tmp_path / "b" / "model.pt").read_bytes()[:10])
