@@ -79,6 +79,29 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model's step (full mode; pays after about a thousand steps on a CPU, chapter 10)
     model: ModelConfig = field(default_factory=ModelConfig)
 
+    def __post_init__(self) -> None:
+        """Refuse settings no run can train with, before anything is loaded or a run folder exists (chapter 5).
+
+        Every way to build a config (the CLI's flags, a config file, code) passes here, so the
+        message is the same everywhere. ``None`` sizes are checked once the mode fills them in.
+
+        Raises:
+            ValueError: naming each bad setting, its value and the allowed range.
+        """
+        problems = []
+        for name, least in (("epochs", 1), ("batch_size", 1), ("workers", 0), ("accumulation", 1)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                problems.append(f"{name}={value!r} (--{name.replace('_', '-')}) must be a whole number of at least {least}")
+        for name, positive in (("lr", True), ("text_lr", True), ("weight_decay", False)):
+            value = getattr(self, name)
+            # `not value > 0` also refuses NaN, which every comparison fails.
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (value > 0 if positive else value >= 0) or math.isinf(value):
+                flag = " (--lr)" if name == "lr" else ""  # the others have no flag of `closp-lite train`
+                problems.append(f"{name}={value!r}{flag} must be a finite number {'above' if positive else 'of at least'} 0")
+        if problems:
+            raise ValueError(f"bad training settings: {'; '.join(problems)}")
+
     def resolved(self) -> TrainConfig:
         """Return a copy with the mode's epochs and batch size filled in."""
         scale = settings(self.mode)
