@@ -184,3 +184,23 @@ def test_compiled_full_mode_run_resumes_to_the_weights_of_an_uninterrupted_one(t
     assert json.loads((tmp_path / "resumed" / "launch.json").read_text())["compile"] is True
     # A resume that loaded nothing (the names of a wrapper, ignored by strict=False) would continue from fresh weights.
     assert_same_weights(straight, resumed, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_nodes_through_c10d_rendezvous_train_like_one_node_with_two_processes(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    finished(torchrun(tmp_path / "one", ["--standalone", "--nproc_per_node", "2"]))
+    # Two torchrun agents, one per "node", that find each other through the c10d rendezvous on localhost (as on a cluster, one host).
+    nodes = [torchrun(tmp_path / "two", ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", str(rank), "--rdzv-backend", "c10d",
+                                         "--rdzv-endpoint", f"localhost:{port}", "--rdzv-id", f"closp-{port}"])
+             for rank in (0, 1)]  # fmt: skip
+    for node in nodes:
+        finished(node)
+    assert json.loads((tmp_path / "two" / "straight" / "launch.json").read_text())["world_size"] == 2
+    assert_same_weights(final_weights(tmp_path / "one" / "straight"), final_weights(tmp_path / "two" / "straight"))
