@@ -253,9 +253,7 @@ def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Genera
     return {modality: model.features(images[modality], batch[modality], modality) for modality in batch}, keys
 
 
-def backward_step(
-    model: CLOSP, loss_fn: ClospLoss, batch: dict[str, dict], generator: torch.Generator, device: torch.device
-) -> dict[str, float]:
+def backward_step(model: CLOSP, loss_fn: ClospLoss, batch: dict[str, dict], generator: torch.Generator, device: torch.device) -> dict[str, float]:
     """Forward and backward one training step, one modality at a time; return the losses (chapter 5).
 
     The step loss is the mean of the modality losses and no term mixes S1 with S2, so
@@ -418,9 +416,7 @@ def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> d
     return values
 
 
-def train_epoch(
-    trainer: Trainer, state: TrainState, epoch: int, stop_after: int | None = None, progress: bool = True
-) -> dict[str, float] | None:
+def train_epoch(trainer: Trainer, state: TrainState, epoch: int, stop_after: int | None = None, progress: bool = True) -> dict[str, float] | None:
     """Train epoch ``epoch`` (0-based) from ``state.step`` on; return its log row, or ``None`` if cut short (chapter 5).
 
     A run resumed mid-epoch replays the epoch's data order and skips the steps already done. At

@@ -50,7 +50,7 @@ def _first(root: Path, modality: str) -> str:
     [
         ("64 x 64", lambda m: _replace("image", np.zeros((2 if m == "s1" else 12, 64, 64), np.float32)), "must have shape"),
         ("3 bands", lambda m: _replace("image", np.zeros((3, 120, 120), np.float32)), "must have shape"),
-        ("no coords", lambda m: (lambda g: g.__delitem__("coords")), "no dataset 'coords'"),
+        ("no coords", lambda m: lambda g: g.__delitem__("coords"), "no dataset 'coords'"),
         ("all NaN", lambda m: _replace("image", np.full((2 if m == "s1" else 12, 120, 120), np.nan, np.float32)), "no finite pixel"),
     ],
 )

@@ -131,9 +131,7 @@ class TextEncoder(nn.Module):
         """Embed a batch of texts with gradients when trainable: (N, 384), L2-normalised."""
         texts = _check_texts(texts)
         device = next(self.model.parameters()).device
-        tokens = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        ).to(device)
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(device)
         hidden = self.model(**tokens).last_hidden_state
         return pool(hidden, tokens["attention_mask"], self.pooling)
 
