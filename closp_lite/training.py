@@ -583,7 +583,7 @@ def _restore(out: Path, trainer: Trainer) -> TrainState:
     saved = load_torch_file(path, "training checkpoint", f"start again without --resume (--overwrite replaces the run in {out})")
     try:
         # Checked by name and shape: a state that loaded nothing would restart from fresh weights unnoticed.
-        trainer.model.load_trainable_state(saved["model"], f"the model in {path}", "this run's model")
+        trainer.model.load_trainable_state(saved["model"], "its model", "this run's model")
         trainer.loss_fn.load_state_dict(saved["loss"])
         trainer.optimizer.load_state_dict(saved["optimizer"])
         trainer.scheduler.load_state_dict(saved["scheduler"])
