@@ -79,6 +79,29 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model's step (full mode; pays after about a thousand steps on a CPU, chapter 10)
     model: ModelConfig = field(default_factory=ModelConfig)
 
+    def __post_init__(self) -> None:
+        """Refuse settings no run can train with, before anything is loaded or a run folder exists (chapter 5).
+
+        Every way to build a config (the CLI's flags, a config file, code) passes here, so the
+        message is the same everywhere. ``None`` sizes are checked once the mode fills them in.
+
+        Raises:
+            ValueError: naming each bad setting, its value and the allowed range.
+        """
+        problems = []
+        for name, least in (("epochs", 1), ("batch_size", 1), ("workers", 0), ("accumulation", 1)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                problems.append(f"{name}={value!r} (--{name.replace('_', '-')}) must be a whole number of at least {least}")
+        for name, positive in (("lr", True), ("text_lr", True), ("weight_decay", False)):
+            value = getattr(self, name)
+            # `not value > 0` also refuses NaN, which every comparison fails.
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (value > 0 if positive else value >= 0) or math.isinf(value):
+                flag = " (--lr)" if name == "lr" else ""  # the others have no flag of `closp-lite train`
+                problems.append(f"{name}={value!r}{flag} must be a finite number {'above' if positive else 'of at least'} 0")
+        if problems:
+            raise ValueError(f"bad training settings: {'; '.join(problems)}")
+
     def resolved(self) -> TrainConfig:
         """Return a copy with the mode's epochs and batch size filled in."""
         scale = settings(self.mode)
@@ -230,9 +253,7 @@ def batch_features(model: CLOSP, batch: dict[str, dict], generator: torch.Genera
     return {modality: model.features(images[modality], batch[modality], modality) for modality in batch}, keys
 
 
-def backward_step(
-    model: CLOSP, loss_fn: ClospLoss, batch: dict[str, dict], generator: torch.Generator, device: torch.device
-) -> dict[str, float]:
+def backward_step(model: CLOSP, loss_fn: ClospLoss, batch: dict[str, dict], generator: torch.Generator, device: torch.device) -> dict[str, float]:
     """Forward and backward one training step, one modality at a time; return the losses (chapter 5).
 
     The step loss is the mean of the modality losses and no term mixes S1 with S2, so
@@ -395,9 +416,7 @@ def train_step(trainer: Trainer, batch: dict[str, dict], state: TrainState) -> d
     return values
 
 
-def train_epoch(
-    trainer: Trainer, state: TrainState, epoch: int, stop_after: int | None = None, progress: bool = True
-) -> dict[str, float] | None:
+def train_epoch(trainer: Trainer, state: TrainState, epoch: int, stop_after: int | None = None, progress: bool = True) -> dict[str, float] | None:
     """Train epoch ``epoch`` (0-based) from ``state.step`` on; return its log row, or ``None`` if cut short (chapter 5).
 
     A run resumed mid-epoch replays the epoch's data order and skips the steps already done. At
@@ -563,7 +582,8 @@ def _restore(out: Path, trainer: Trainer) -> TrainState:
     path = out / CHECKPOINT
     saved = load_torch_file(path, "training checkpoint", f"start again without --resume (--overwrite replaces the run in {out})")
     try:
-        trainer.model.load_state_dict(saved["model"], strict=False)
+        # Checked by name and shape: a state that loaded nothing would restart from fresh weights unnoticed.
+        trainer.model.load_trainable_state(saved["model"], "its model", "this run's model")
         trainer.loss_fn.load_state_dict(saved["loss"])
         trainer.optimizer.load_state_dict(saved["optimizer"])
         trainer.scheduler.load_state_dict(saved["scheduler"])

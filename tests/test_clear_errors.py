@@ -50,7 +50,7 @@ def _first(root: Path, modality: str) -> str:
     [
         ("64 x 64", lambda m: _replace("image", np.zeros((2 if m == "s1" else 12, 64, 64), np.float32)), "must have shape"),
         ("3 bands", lambda m: _replace("image", np.zeros((3, 120, 120), np.float32)), "must have shape"),
-        ("no coords", lambda m: (lambda g: g.__delitem__("coords")), "no dataset 'coords'"),
+        ("no coords", lambda m: lambda g: g.__delitem__("coords"), "no dataset 'coords'"),
         ("all NaN", lambda m: _replace("image", np.full((2 if m == "s1" else 12, 120, 120), np.nan, np.float32)), "no finite pixel"),
     ],
 )
@@ -115,7 +115,7 @@ def test_model_files_of_different_runs(tmp_path: Path) -> None:
     CLOSP(ModelConfig(width=4)).save(tmp_path / "a")
     CLOSP(ModelConfig(width=8)).save(tmp_path / "b")
     (tmp_path / "a" / "model.pt").write_bytes((tmp_path / "b" / "model.pt").read_bytes())
-    with pytest.raises(ValueError, match="does not match .*config.json: layer shapes"):
+    with pytest.raises(ValueError, match=r"model.pt does not match .*config.json: layer shapes .*; the files come from different runs"):
         CLOSP.load(tmp_path / "a")
     torch.save({}, tmp_path / "b" / "model.pt")
     (tmp_path / "b" / "model.pt").write_bytes((tmp_path / "b" / "model.pt").read_bytes()[:10])
@@ -147,3 +147,29 @@ def test_a_loader_worker_error_is_one_line() -> None:
         next(iter(loader))
     assert "Original Traceback" in str(caught.value)  # what torch re-raises from the worker
     assert describe(caught.value) == "s2.h5: sample 'k0' has 12 bands, expected 13"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--epochs", "0", "epochs=0 (--epochs) must be a whole number of at least 1"),
+        ("--batch-size", "0", "batch_size=0 (--batch-size) must be a whole number of at least 1"),
+        ("--lr", "-1", "lr=-1.0 (--lr) must be a finite number above 0"),
+        ("--lr", "nan", "lr=nan (--lr) must be a finite number above 0"),
+        ("--workers", "-1", "workers=-1 (--workers) must be a whole number of at least 0"),
+        ("--accumulation", "0", "accumulation=0 (--accumulation) must be a whole number of at least 1"),
+    ],
+)
+def test_bad_training_settings_are_one_line_and_leave_no_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str) -> None:
+    code = main(["train", "--mode", "tiny", "--out", str(tmp_path / "run"), flag, value])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("closp-lite: error: bad training settings:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_settings_in_a_config_file_are_refused_the_same_way(tmp_path: Path) -> None:
+    from closp_lite.training import TrainConfig
+
+    (tmp_path / "train.json").write_text(json.dumps({"epochs": 2, "batch_size": -4, "weight_decay": -0.1}))
+    with pytest.raises(ValueError, match=r"batch_size=-4 .*; weight_decay=-0.1 must be a finite number of at least 0"):
+        TrainConfig.from_file(tmp_path / "train.json")

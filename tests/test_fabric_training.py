@@ -125,3 +125,82 @@ def test_torchrun_two_processes_train_resume_and_reduce_exactly(tmp_path: Path) 
     assert json.loads((run / "launch.json").read_text()) == {"world_size": 2, "loop": "lightning-fabric", "precision": "fp32", "accumulation": 2,
                                                              "compile": False}  # fmt: skip
     assert torch.load(run / "checkpoint.pt", weights_only=True)["state"]["step"] == reports[0]["steps"][1]
+
+
+# Run by torchrun: a small full-mode run straight through, and (with "resume") the same run cut after one step and resumed.
+RUNS = """
+import sys, torch
+from pathlib import Path
+import closp_lite.training as training
+from closp_lite.models.closp import ModelConfig
+
+torch.set_num_threads(1)
+out, data, how, resume = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "resume"
+config = training.TrainConfig(mode="full", data=data, epochs=2, batch_size=2, workers=0, compile=how == "compiled", model=ModelConfig(width=4))
+training.train(config, out / "straight", progress=False)
+if resume:
+    training.train(config, out / "resumed", stop_after=1, progress=False)
+    training.train(config, out / "resumed", resume=True, progress=False)
+"""
+
+
+def torchrun(tmp_path: Path, launch: list[str], how: str = "eager", resume: bool = False) -> subprocess.Popen[str]:
+    """Start ``python -m torch.distributed.run LAUNCH`` on :data:`RUNS` writing to ``tmp_path``; the caller waits."""
+    from closp_lite.simulate import sample_corpus
+
+    root = sample_corpus("tiny", progress=False)  # made here, so that the processes do not race to make it
+    script = tmp_path / "runs.py"
+    script.write_text(RUNS)
+    command = [sys.executable, "-m", "torch.distributed.run", *launch, str(script), str(tmp_path), str(root), how, "resume" if resume else "once"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def finished(process: subprocess.Popen[str]) -> None:
+    """Wait for a :func:`torchrun` process and require that it succeeded."""
+    output, _ = process.communicate(timeout=900)
+    assert process.returncode == 0, output[-3000:]
+
+
+def final_weights(run: Path) -> dict[str, torch.Tensor]:
+    """The model of a run's last checkpoint (the weights after its last step)."""
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert saved["state"]["step"] == 4  # 2 epochs of 2 global batches of 2 x 2 samples: the cut after step 1 is mid-epoch
+    return saved["model"]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float = 1e-6) -> None:
+    """Equal names and equal tensors (``atol`` absolute, no relative slack)."""
+    assert set(a) == set(b)
+    for name, value in a.items():
+        torch.testing.assert_close(b[name], value, rtol=0, atol=atol, msg=name)
+
+
+@pytest.mark.slow
+def test_compiled_full_mode_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path: Path) -> None:
+    finished(torchrun(tmp_path, ["--standalone", "--nproc_per_node", "2"], how="compiled", resume=True))
+    straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "resumed")
+    assert not any("_orig_mod" in name or name.startswith("module.") for name in straight)  # the checkpoint holds the plain model's names
+    assert json.loads((tmp_path / "resumed" / "launch.json").read_text())["compile"] is True
+    # A resume that loaded nothing (the names of a wrapper, ignored by strict=False) would continue from fresh weights.
+    assert_same_weights(straight, resumed, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_nodes_through_c10d_rendezvous_train_like_one_node_with_two_processes(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    finished(torchrun(tmp_path / "one", ["--standalone", "--nproc_per_node", "2"]))
+    # Two torchrun agents, one per "node", that find each other through the c10d rendezvous on localhost (as on a cluster, one host).
+    nodes = [torchrun(tmp_path / "two", ["--nnodes", "2", "--nproc-per-node", "1", "--node-rank", str(rank), "--rdzv-backend", "c10d",
+                                         "--rdzv-endpoint", f"localhost:{port}", "--rdzv-id", f"closp-{port}"])
+             for rank in (0, 1)]  # fmt: skip
+    for node in nodes:
+        finished(node)
+    assert json.loads((tmp_path / "two" / "straight" / "launch.json").read_text())["world_size"] == 2
+    assert_same_weights(final_weights(tmp_path / "one" / "straight"), final_weights(tmp_path / "two" / "straight"))

@@ -63,6 +63,28 @@ def test_save_load_round_trip(model: CLOSP, tmp_path) -> None:
         CLOSP.load(tmp_path / "nothing")
 
 
+def test_trainable_state_is_checked_by_name_and_wrapper_names_are_dropped(model: CLOSP) -> None:
+    torch.manual_seed(1)
+    fresh = CLOSP(ModelConfig(width=8))
+    state = model.trainable_state()
+    with pytest.raises(ValueError, match=r"ckpt does not match this run: unexpected \['towers.s9.weight'\]; wrong architecture"):
+        fresh.load_trainable_state(state | {"towers.s9.weight": torch.zeros(1)}, "ckpt", "this run")
+    renamed = {f"net.{k}": v for k, v in state.items()}  # loading nothing at all must not pass silently either
+    with pytest.raises(ValueError, match=r"missing \['towers\.s1\..*\] and \d+ more; unexpected \['net\.towers"):
+        fresh.load_trainable_state(renamed)
+    wide = CLOSP(ModelConfig(width=16)).trainable_state()
+    with pytest.raises(ValueError, match=r"layer shapes \['towers\.s1\..* \(model: "):
+        fresh.load_trainable_state(wide)
+    with pytest.raises(ValueError, match="are the same tensor"):
+        fresh.load_trainable_state(state | {f"module.{k}": v for k, v in state.items()})
+    # torch.compile names the module it wraps `_orig_mod`, DDP `module`: such a state loads into the plain model.
+    compiled = torch.compile(model).state_dict()
+    assert all(k.startswith("_orig_mod.") for k in compiled)
+    fresh.load_trainable_state({f"module.{k}": v for k, v in compiled.items() if not k.startswith("_orig_mod.text.")})
+    for name, value in fresh.trainable_state().items():
+        torch.testing.assert_close(value, state[name], rtol=0, atol=0, msg=name)
+
+
 def _write_resnet_weights(path, in_channels: int, seed: int = 0) -> dict:
     torch.manual_seed(seed)
     backbone, _ = image_module.torchgeo_backbone("resnet50", in_channels)

@@ -81,6 +81,16 @@ def test_resume_without_checkpoint_fails(tmp_path) -> None:
         train(_config(), tmp_path / "none", resume=True, splits=_splits(), progress=False)
 
 
+def test_resume_refuses_a_checkpoint_whose_model_loads_nothing(tmp_path) -> None:
+    run = tmp_path / "run"
+    train(_config(), run, splits=_splits(), stop_after=1, progress=False)
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    saved["model"] = {f"net.{k}": v for k, v in saved["model"].items()}  # names no part of the model has: strict=False loaded nothing
+    torch.save(saved, run / "checkpoint.pt")
+    with pytest.raises(ValueError, match=r"checkpoint.pt does not fit this run \(its model does not match this run's model: missing \['towers"):
+        train(_config(), run, resume=True, splits=_splits(), progress=False)
+
+
 def test_a_run_is_never_replaced_and_resumes_only_with_its_settings(tmp_path) -> None:
     run = tmp_path / "run"
     train(_config(), run, splits=_splits(), stop_after=2, progress=False)
@@ -103,7 +113,7 @@ def test_flips_and_config_files(tmp_path) -> None:
     flipped = random_flips(x, torch.Generator().manual_seed(0))
     for original, out in zip(x, flipped, strict=True):
         assert any(torch.equal(out, c) for c in (original, original.flip(-1), original.flip(-2), original.flip(-1).flip(-2)))
-    (tmp_path / "c.toml").write_text('epochs = 3\nlr = 0.001\n[model]\nwidth = 8\n')
+    (tmp_path / "c.toml").write_text("epochs = 3\nlr = 0.001\n[model]\nwidth = 8\n")
     config = TrainConfig.from_file(tmp_path / "c.toml")
     assert (config.epochs, config.model.width) == (3, 8)
     (tmp_path / "bad.json").write_text('{"epochz": 3}')

@@ -146,6 +146,37 @@ class CLOSP(nn.Module):
             return state
         return {k: v for k, v in state.items() if not k.startswith("text.")}
 
+    def load_trainable_state(
+        self, state: Mapping[str, torch.Tensor], source: str = "the state", against: str = "this model", advice: str = "wrong architecture or settings?"
+    ) -> None:
+        """Load a state written by :meth:`trainable_state`, every tensor checked by name and shape (chapters 5, 10).
+
+        The one check of a run folder's ``model.pt`` (:meth:`load`) and of a checkpoint that a run
+        resumes from (:func:`closp_lite.training.train`). Names a wrapper adds are dropped first
+        (:func:`unwrapped_name`: ``_orig_mod.`` of ``torch.compile``, a leading ``module.`` of DDP),
+        so a state taken from a compiled or DDP-wrapped model loads into the plain one.
+
+        Raises:
+            ValueError: naming the missing, unexpected and misshapen tensors (``source`` does not
+                match ``against``), e.g. a state of another architecture or width.
+        """
+        named: dict[str, torch.Tensor] = {}
+        saved_as: dict[str, str] = {}
+        for name, value in state.items():
+            key = unwrapped_name(name)
+            if key in named:
+                raise ValueError(f"{source} does not match {against}: {saved_as[key]!r} and {name!r} are the same tensor {key!r}; {advice}")
+            named[key], saved_as[key] = value, name
+        expected = self.trainable_state()
+        missing, unexpected = sorted(set(expected) - set(named)), sorted(set(named) - set(expected))
+        shapes = [f"{k} {tuple(v.shape)} (model: {tuple(expected[k].shape)})" for k, v in named.items() if k in expected and v.shape != expected[k].shape]
+        problems = [f"{what} {names[:5]}{f' and {len(names) - 5} more' if len(names) > 5 else ''}"
+                    for what, names in (("missing", missing), ("unexpected", unexpected), ("layer shapes", shapes)) if names]  # fmt: skip
+        if problems:
+            raise ValueError(f"{source} does not match {against}: {'; '.join(problems)}; {advice}")
+        # Every trainable tensor was checked above; strict=False only lets the frozen text tower (never saved) keep its weights.
+        self.load_state_dict(named, strict=False)
+
     def warm_start(self, path: str | Path) -> None:
         """Start from the tensors of a state-dict file, e.g. a previous training stage (chapter 8).
 
@@ -173,7 +204,8 @@ class CLOSP(nn.Module):
         The model kind recorded in ``config.json`` decides the class (CLOSP or GeoCLOSP).
 
         Raises:
-            FileNotFoundError: if ``config.json`` or ``model.pt`` is missing.
+            FileNotFoundError: if ``config.json`` or ``model.pt`` is missing. ValueError: if they
+                come from different runs (:meth:`load_trainable_state`).
         """
         folder = Path(folder)
         for name in (CONFIG_FILE, WEIGHTS_FILE):
@@ -185,17 +217,21 @@ class CLOSP(nn.Module):
         from closp_lite.runfolder import load_torch_file
 
         state = load_torch_file(folder / WEIGHTS_FILE, "model", "train the model again (closp-lite train --overwrite)")
-        expected = model.trainable_state()
-        if set(state) != set(expected):
-            raise ValueError(
-                f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: missing {sorted(set(expected) - set(state))[:5]}, "
-                f"unexpected {sorted(set(state) - set(expected))[:5]}"
-            )
-        wrong = [f"{k} {tuple(v.shape)} (config: {tuple(expected[k].shape)})" for k, v in state.items() if v.shape != expected[k].shape]
-        if wrong:
-            raise ValueError(f"{folder / WEIGHTS_FILE} does not match {folder / CONFIG_FILE}: layer shapes {wrong[:3]}; the files come from different runs")
-        model.load_state_dict(state, strict=False)
+        model.load_trainable_state(state, str(folder / WEIGHTS_FILE), str(folder / CONFIG_FILE), "the files come from different runs")
         return model.to(map_location).eval()
+
+
+def unwrapped_name(name: str) -> str:
+    """A parameter name without the prefixes wrappers add: ``_orig_mod.`` (``torch.compile``), ``module.`` (DDP) (chapter 10).
+
+    ``torch.compile`` may wrap any submodule, so ``_orig_mod.`` is dropped wherever it appears;
+    DDP wraps the whole model only, so ``module.`` is dropped at the start (a layer may be named
+    ``module``).
+    """
+    parts = [part for part in name.split(".") if part != "_orig_mod"]
+    while len(parts) > 1 and parts[0] == "module":
+        parts.pop(0)
+    return ".".join(parts)
 
 
 def build_model(config: ModelConfig) -> CLOSP:

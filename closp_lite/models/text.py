@@ -131,12 +131,13 @@ class TextEncoder(nn.Module):
         """Embed a batch of texts with gradients when trainable: (N, 384), L2-normalised."""
         texts = _check_texts(texts)
         device = next(self.model.parameters()).device
-        tokens = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        ).to(device)
+        tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(device)
         hidden = self.model(**tokens).last_hidden_state
         return pool(hidden, tokens["attention_mask"], self.pooling)
 
+    # Never traced by torch.compile (full mode, chapter 10): the cache lookup branches on the caption strings, so a
+    # compiled step guarded on them and compiled again for every new batch of captions, until dynamo gave up.
+    @torch.compiler.disable
     def encode(self, texts: Sequence[str], batch_size: int = 128) -> torch.Tensor:
         """Embed texts without gradients in batches, caching by text when frozen: (N, 384) on the CPU."""
         texts = _check_texts(texts)
