@@ -109,7 +109,14 @@ class FabricStep:
         if accumulation < 1:
             raise ValueError(f"accumulation must be 1 (no gradient cache) or more micro-batches per step, got {accumulation}")
         features = StepFeatures(model)
-        module = torch.compile(features) if compile_model else features
+        module: Any = features
+        if compile_model:
+            # The frozen text tower's cache lookup branches on the caption strings: traced, it guards the
+            # step on them and recompiles for every new batch of captions until dynamo gives up. It is
+            # excluded here, not by a decorator in models/text.py, whose import of torch._dynamo would
+            # cost every kernel about 150 MB even when nothing is compiled.
+            model.text.encode = torch.compiler.disable(model.text.encode)  # type: ignore[method-assign]
+            module = torch.compile(features)
         return cls(fabric, features, fabric.setup_module(module), loss_fn, accumulation)
 
     def _scaled_backward(self, tensor: torch.Tensor, sync: bool = True) -> None:

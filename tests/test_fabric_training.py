@@ -61,6 +61,29 @@ def test_fabric_step_gradients_equal_one_big_batch(accumulation: int, compile_mo
         torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow
+def test_a_compiled_step_is_not_compiled_again_for_new_captions() -> None:
+    """The text tower's caption cache stays out of the graph: new captions reuse the compiled step."""
+    from torch._dynamo.utils import counters
+
+    from closp_lite.fabric_training import FabricStep, fabric_from_env
+    from closp_lite.training import step_inputs
+
+    model, loss_fn, _ = problem()
+    step = FabricStep.setup(fabric_from_env(CPU, "fp32"), model, loss_fn, 1, compile_model=True)
+    torch._dynamo.reset()
+    compiled = []
+    for seed in (2, 4, 6):
+        batch = {m: collate([Toy(m, 8, seed + j)[i] for i in range(8)]) for j, m in enumerate(("s1", "s2"))}
+        for part in batch.values():
+            part["text"] = [f"{text}, seen in step {seed}" for text in part["text"]]
+        images, keys = step_inputs(batch, torch.Generator().manual_seed(seed), CPU)
+        step.backward(images, batch, keys)
+        compiled.append((sum(counters["frames"].values()), [b["text"] for b in batch.values()]))
+    assert compiled[0][1] != compiled[1][1] != compiled[2][1]  # each step brings other captions
+    assert compiled[0][0] > 0 and compiled[1][0] == compiled[2][0] == compiled[0][0]
+
+
 def test_accumulation_outside_full_mode_is_refused() -> None:
     from test_training import _splits
 

@@ -135,9 +135,6 @@ class TextEncoder(nn.Module):
         hidden = self.model(**tokens).last_hidden_state
         return pool(hidden, tokens["attention_mask"], self.pooling)
 
-    # Never traced by torch.compile (full mode, chapter 10): the cache lookup branches on the caption strings, so a
-    # compiled step guarded on them and compiled again for every new batch of captions, until dynamo gave up.
-    @torch.compiler.disable
     def encode(self, texts: Sequence[str], batch_size: int = 128) -> torch.Tensor:
         """Embed texts without gradients in batches, caching by text when frozen: (N, 384) on the CPU."""
         texts = _check_texts(texts)
